@@ -1,0 +1,80 @@
+// Shared types of the fastmlp core. No Python headers anywhere under cpp/fastmlp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace fastmlp {
+
+using index_t = std::int64_t;
+
+// Read-only strided matrix: element (i, j) is p[i * rs + j * cs].
+// Transposes and Fortran order are just other strides, never copies.
+template <class T>
+struct CMat {
+    const T* p;
+    index_t rs, cs;
+    const T& operator()(index_t i, index_t j) const { return p[i * rs + j * cs]; }
+    CMat t() const { return {p, cs, rs}; }
+};
+
+// Writable strided matrix.
+template <class T>
+struct Mat {
+    T* p;
+    index_t rs, cs;
+    T& operator()(index_t i, index_t j) const { return p[i * rs + j * cs]; }
+    operator CMat<T>() const { return {p, rs, cs}; }
+};
+
+// Row-major contiguous helpers.
+template <class T>
+CMat<T> rowmajor(const T* p, index_t cols) { return {p, cols, 1}; }
+template <class T>
+Mat<T> rowmajor(T* p, index_t cols) { return {p, cols, 1}; }
+
+// Elementwise activations. Parameters: a = negative slope (leaky_relu) or
+// beta (softplus); b = threshold (softplus).
+enum class Act : int {
+    identity = 0,
+    relu = 1,
+    leaky_relu = 2,
+    tanh = 3,
+    sigmoid = 4,
+    gelu = 5,       // exact erf form
+    gelu_tanh = 6,  // tanh approximation
+    silu = 7,
+    softplus = 8,
+};
+
+struct ActSpec {
+    Act kind = Act::identity;
+    double a = 0.0;
+    double b = 0.0;
+};
+
+inline void require(bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+}
+
+// Thread count used by the core's parallel regions (1 when built without OpenMP).
+int num_threads();
+void set_num_threads(int n);
+bool openmp_enabled();
+
+}  // namespace fastmlp
+
+namespace fastmlp {
+
+// A loss, gradient or weight became NaN/Inf during training (FloatingPointError in Python).
+struct NonFiniteError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Protocol misuse such as backward before forward (RuntimeError in Python).
+struct ProtocolError : std::logic_error {
+    using std::logic_error::logic_error;
+};
+
+}  // namespace fastmlp

@@ -1,0 +1,41 @@
+// The native training loop: epochs, shuffled minibatches, steps, validation.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "net.h"
+
+namespace fastmlp {
+
+template <class T>
+struct Dataset {
+    const T* x = nullptr;  // n x in, row-major
+    Targets<T> t;          // y: n x out, or labels: n
+    index_t n = 0;
+};
+
+struct FitOptions {
+    index_t epochs = 1;
+    index_t batch_size = 0;  // 0: full batch
+    bool shuffle = true;
+    std::uint64_t seed = 0;
+    index_t log_every = 0;
+    double clip_norm = 0.0;
+    double poll_seconds = 0.05;  // how often the hook may check for signals
+};
+
+struct FitResult {
+    std::vector<double> loss, val_loss;
+};
+
+// Called on the calling thread between steps: with log=false at most every
+// poll_seconds (to check signals), with log=true after every log_every-th epoch
+// (epoch counts from 1). May throw to stop the loop; the weights are then those
+// of the last completed step.
+using FitHook = std::function<void(index_t epoch, bool log, double loss, double val_loss)>;
+
+template <class T>
+FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
+              const Dataset<T>* val, const FitOptions& o, const FitHook& hook);
+
+}  // namespace fastmlp

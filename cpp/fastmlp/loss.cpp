@@ -1,0 +1,101 @@
+#include "loss.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fastmlp {
+
+namespace {
+
+// Elementwise losses: returns l(p, y) and stores dl/dp in *g.
+template <class T>
+inline double pointwise(const LossSpec& s, T p, T y, T* g) {
+    const T diff = p - y;
+    switch (s.kind) {
+        case LossKind::mse:
+            *g = T(2) * diff;
+            return double(diff) * double(diff);
+        case LossKind::l1:
+            *g = diff > T(0) ? T(1) : (diff < T(0) ? T(-1) : T(0));
+            return std::abs(double(diff));
+        case LossKind::huber: {
+            const T delta = T(s.delta);
+            const double ad = std::abs(double(diff));
+            if (ad < s.delta) {
+                *g = diff;
+                return 0.5 * double(diff) * double(diff);
+            }
+            *g = diff > T(0) ? delta : -delta;
+            return s.delta * (ad - 0.5 * s.delta);
+        }
+        case LossKind::bce_with_logits: {
+            // max(p, 0) - p * y + log1p(exp(-|p|)): stable for any logit.
+            const double pd = p, yd = y;
+            *g = T(1) / (T(1) + std::exp(-p)) - y;
+            return std::max(pd, 0.0) - pd * yd + std::log1p(std::exp(-std::abs(pd)));
+        }
+        case LossKind::cross_entropy: break;
+    }
+    *g = T(0);
+    return 0.0;
+}
+
+template <class T>
+double cross_entropy(const T* z, const std::int64_t* labels, index_t n, index_t d, T* grad,
+                     T scale) {
+    double total = 0.0;
+    for (index_t i = 0; i < n; ++i) {
+        const T* row = z + i * d;
+        const std::int64_t c = labels[i];
+        require(c >= 0 && c < d, "cross_entropy: label " + std::to_string(c) +
+                                     " out of range [0, " + std::to_string(d) + ")");
+        T mx = row[0];
+        for (index_t j = 1; j < d; ++j) mx = row[j] > mx ? row[j] : mx;
+        double se = 0.0;
+        for (index_t j = 0; j < d; ++j) se += std::exp(double(row[j] - mx));
+        const double lse = double(mx) + std::log(se);
+        total += lse - double(row[c]);
+        if (grad) {
+            T* g = grad + i * d;
+            for (index_t j = 0; j < d; ++j)
+                g[j] = T(std::exp(double(row[j]) - lse)) * scale;
+            g[c] -= scale;
+        }
+    }
+    return total;
+}
+
+}  // namespace
+
+template <class T>
+double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
+                    T* grad) {
+    require(n > 0 && d > 0, "loss: empty input");
+    const index_t count = spec.kind == LossKind::cross_entropy ? n : n * d;
+    const double denom = spec.mean ? double(count) : 1.0;
+    const T scale = T(1.0 / denom);
+    double total;
+    if (spec.kind == LossKind::cross_entropy) {
+        total = cross_entropy(pred, t.labels, n, d, grad, scale);
+    } else {
+        total = 0.0;
+        T g;
+        const index_t m = n * d;
+        if (grad) {
+            for (index_t i = 0; i < m; ++i) {
+                total += pointwise(spec, pred[i], t.y[i], &g);
+                grad[i] = g * scale;
+            }
+        } else {
+            for (index_t i = 0; i < m; ++i) total += pointwise(spec, pred[i], t.y[i], &g);
+        }
+    }
+    return total / denom;
+}
+
+template double loss_forward<float>(const LossSpec&, const float*, Targets<float>, index_t,
+                                    index_t, float*);
+template double loss_forward<double>(const LossSpec&, const double*, Targets<double>, index_t,
+                                     index_t, double*);
+
+}  // namespace fastmlp

@@ -1,0 +1,28 @@
+// Losses: value and gradient with respect to the prediction in one pass.
+#pragma once
+#include "common.h"
+
+namespace fastmlp {
+
+enum class LossKind : int { mse = 0, l1 = 1, huber = 2, bce_with_logits = 3, cross_entropy = 4 };
+
+struct LossSpec {
+    LossKind kind = LossKind::mse;
+    bool mean = true;    // reduction: "mean" (true) or "sum"
+    double delta = 1.0;  // huber
+};
+
+// Targets: y (n x d) for regression losses, labels (n) in [0, d) for cross_entropy.
+template <class T>
+struct Targets {
+    const T* y = nullptr;
+    const std::int64_t* labels = nullptr;
+};
+
+// Loss of pred (n x d, row-major) against the targets, summed in double in a
+// fixed order. If grad is non-null it receives dloss/dpred (same shape).
+template <class T>
+double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
+                    T* grad);
+
+}  // namespace fastmlp

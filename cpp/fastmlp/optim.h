@@ -1,0 +1,54 @@
+// Optimizer updates over flat buffers, with torch.optim's update rules.
+#pragma once
+#include <vector>
+
+#include "common.h"
+
+namespace fastmlp {
+
+enum class OptKind : int { sgd = 0, adam = 1, adamw = 2, rmsprop = 3 };
+
+struct OptSpec {
+    OptKind kind = OptKind::sgd;
+    double lr = 1e-3;
+    double momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    double alpha = 0.99;  // rmsprop smoothing
+    bool nesterov = false, amsgrad = false, centered = false;
+};
+
+// Number of state buffers (each the size of the parameters) a spec needs.
+int optim_state_count(const OptSpec& spec);
+
+// One update of n parameters p with gradient g; `step` counts from 1.
+// States: sgd {momentum buf}; adam/adamw {m, v, vmax}; rmsprop {square_avg, buf, grad_avg}.
+template <class T>
+void optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
+                  index_t n);
+
+// A stretch of parameters (data, grad) of length n, its state at state_offset.
+template <class T>
+struct ParamSpan {
+    T* data;
+    T* grad;
+    index_t n;
+    index_t state_offset;
+};
+
+// An optimizer: its spec, its parameters, its state buffers and step count.
+template <class T>
+struct Optimizer {
+    OptSpec spec;
+    std::vector<ParamSpan<T>> spans;
+    std::vector<T*> state;  // optim_state_count(spec) buffers of the spans' total length
+    std::int64_t step_count = 0;
+
+    void step();
+    void zero_grad();
+};
+
+// sqrt(sum of squares) of all gradients, in double, fixed order.
+template <class T>
+double grad_norm(const std::vector<ParamSpan<T>>& spans);
+
+}  // namespace fastmlp

@@ -1,0 +1,108 @@
+"""Validation at the boundary: one place that turns user input into what the core expects."""
+from __future__ import annotations
+
+import numpy as np
+
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+
+def model_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in DTYPES.values():
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def real_array(a, name: str) -> np.ndarray:
+    """np.asarray that refuses complex, object and string data."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def as_matrix(a, name: str, dtype: np.dtype, n_cols: int | None = None) -> np.ndarray:
+    """A C-contiguous 2-D array of `dtype` with n_cols columns (copied only if needed)."""
+    arr = real_array(a, name)
+    if arr.ndim != 2:
+        hint = " (use x.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
+    if n_cols is not None and arr.shape[1] != n_cols:
+        raise ValueError(
+            f"{name} must have shape (n_samples, {n_cols}), got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+
+
+def check_nonempty(arr: np.ndarray, name: str) -> None:
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+
+
+def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool) -> np.ndarray:
+    """Regression targets as (n, n_out) of dtype, or class labels as (n,) int64."""
+    arr = real_array(y, name)
+    if labels:
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be integer class labels, got dtype {arr.dtype}")
+        if arr.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
+        if n and (arr.min() < 0 or arr.max() >= n_out):
+            raise ValueError(f"{name} must be class labels in [0, {n_out}), "
+                             f"got values in [{arr.min()}, {arr.max()}]")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.ndim == 1 and n_out == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.shape != (n, n_out):
+        raise ValueError(f"{name} must have shape ({n}, {n_out}), got shape {np.shape(y)}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    check_finite(arr, name)
+    return arr
+
+
+def training_data(x, y, name_x: str, name_y: str, n_in: int, n_out: int, dtype: np.dtype,
+                  labels: bool):
+    xa = as_matrix(x, name_x, dtype, n_in)
+    check_nonempty(xa, name_x)
+    check_finite(xa, name_x)
+    ya = real_array(y, name_y)
+    if ya.ndim == 0 or ya.shape[0] != xa.shape[0]:
+        raise ValueError(f"{name_x} and {name_y} have different numbers of samples: "
+                         f"{xa.shape} and {ya.shape}")
+    return xa, as_targets(ya, name_y, xa.shape[0], n_out, dtype, labels)
+
+
+def inplace_target(a, name: str) -> np.ndarray:
+    """An array that an in-place update can write: exact float dtype, writable, contiguous."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray to update in place, got {type(a).__name__}")
+    if a.dtype not in DTYPES.values():
+        raise TypeError(f"{name} must have dtype float32 or float64 to update in place, "
+                        f"got {a.dtype}")
+    if not a.flags.writeable:
+        raise ValueError(f"{name} is read-only and cannot be updated in place")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous to be updated in place "
+                         f"(an update of a copy would be lost)")
+    return a
+
+
+def like(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
+    """`a` as ref's dtype and shape, contiguous; refuses another shape."""
+    arr = real_array(a, name)
+    if arr.shape != ref.shape:
+        raise ValueError(f"{name} must have the shape of {ref_name} {ref.shape}, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=ref.dtype)
+
+
+def positive_int(v, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return int(v)

@@ -1,0 +1,131 @@
+"""The seed's from-scratch path: single native kernels on plain arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _core
+from .losses import _KINDS
+from .nn import _ACT
+
+
+def _float_dtype(*arrays) -> np.dtype:
+    dt = np.result_type(*arrays)
+    return dt if dt in (np.float32, np.float64) else np.dtype(np.float64 if dt.itemsize > 4 or dt.kind in "iu" else np.float32)
+
+
+def _core_fn(name: str, dt: np.dtype):
+    return getattr(_core, f"{name}_{'f32' if dt == np.float32 else 'f64'}")
+
+
+def _strided(a, name: str, dt: np.dtype) -> np.ndarray:
+    """2-D array of dt; any strides are kept (the GEMM reads them)."""
+    arr = _checks.real_array(a, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
+    if arr.dtype != dt or arr.strides[0] % dt.itemsize or arr.strides[1] % dt.itemsize:
+        arr = np.ascontiguousarray(arr, dtype=dt)
+    return arr
+
+
+def linear(x, w, b=None) -> np.ndarray:
+    """x @ w + b with x (n, in), w (in, out), b (out,)."""
+    xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
+    dt = _float_dtype(xa, wa) if b is None else _float_dtype(xa, wa, _checks.real_array(b, "b"))
+    xa, wa = _strided(xa, "x", dt), _strided(wa, "w", dt)
+    if xa.shape[1] != wa.shape[0]:
+        raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}: "
+                         f"x.shape[1] must equal w.shape[0]")
+    ba = None
+    if b is not None:
+        ba = np.ascontiguousarray(_checks.real_array(b, "b"), dtype=dt)
+        if ba.shape != (wa.shape[1],):
+            raise ValueError(f"b must have shape ({wa.shape[1]},), got {ba.shape}")
+    return _core_fn("linear_forward", dt)(xa, wa, ba)
+
+
+def linear_backward(x, w, grad_out):
+    """(dloss/dx, dloss/dw, dloss/db) of linear(x, w, b) given dloss/doutput."""
+    xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
+    dt = _float_dtype(xa, wa)
+    xa, wa = _strided(xa, "x", dt), _strided(wa, "w", dt)
+    if xa.shape[1] != wa.shape[0]:
+        raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}")
+    ga = _strided(grad_out, "grad_out", dt)
+    if ga.shape != (xa.shape[0], wa.shape[1]):
+        raise ValueError(f"grad_out must have shape {(xa.shape[0], wa.shape[1])}, got {ga.shape}")
+    return _core_fn("linear_backward", dt)(xa, wa, ga)
+
+
+def _elementwise(x, name: str):
+    arr = _checks.real_array(x, name)
+    dt = _float_dtype(arr)
+    return np.ascontiguousarray(arr, dtype=dt), dt
+
+
+def activation(x, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+    """Elementwise activation by name (see fastmlp.nn for the layers)."""
+    xa, dt = _elementwise(x, "x")
+    return _core_fn("act_forward", dt)(xa, _ACT[kind], float(a), float(b))
+
+
+def activation_backward(x, grad_out, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+    xa, dt = _elementwise(x, "x")
+    ga = _checks.like(grad_out, "grad_out", xa, "x")
+    return _core_fn("act_backward", dt)(xa, ga, _ACT[kind], float(a), float(b))
+
+
+def relu(x) -> np.ndarray:
+    return activation(x, "relu")
+
+
+def relu_backward(x, grad_out) -> np.ndarray:
+    """dloss/dx of relu at pre-activation x."""
+    return activation_backward(x, grad_out, "relu")
+
+
+def _regression_loss(kind: str, pred, target, reduction: str, want_grad: bool, delta=1.0):
+    p, dt = _elementwise(pred, "pred")
+    p2 = p.reshape(-1, 1) if p.ndim == 1 else p
+    if p2.ndim != 2:
+        raise ValueError(f"pred must be 1-D or 2-D, got shape {p.shape}")
+    t = _checks.as_targets(target, "target", p2.shape[0], p2.shape[1], dt, labels=False)
+    spec = _core.LossSpec(_KINDS[kind], reduction == "mean", float(delta))
+    value, g = _core_fn("loss", dt)(p2, t, None, spec, want_grad)
+    return g.reshape(p.shape) if want_grad else value
+
+
+def mse_loss(pred, target, reduction: str = "mean") -> float:
+    return _regression_loss("mse", pred, target, reduction, False)
+
+
+def mse_loss_backward(pred, target, reduction: str = "mean") -> np.ndarray:
+    return _regression_loss("mse", pred, target, reduction, True)
+
+
+def _update_target(w, g, name="w"):
+    w = _checks.inplace_target(w, name)
+    return w, _checks.like(g, "g", w, name)
+
+
+def sgd_update_(w, g, lr: float) -> None:
+    """w -= lr * g, in place (torch.optim.SGD without momentum)."""
+    w, g = _update_target(w, g)
+    spec = _core.OptSpec()
+    spec.kind, spec.lr = 0, float(lr)
+    _core_fn("optim_update", w.dtype)(spec, 1, w, g, [])
+
+
+def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    """One torch.optim.Adam update of w, m and v in place; step counts from 1."""
+    w, g = _update_target(w, g)
+    for name, s in (("m", m), ("v", v)):
+        _checks.inplace_target(s, name)
+        if s.shape != w.shape or s.dtype != w.dtype:
+            raise ValueError(f"{name} must match w: shape {w.shape} dtype {w.dtype}, "
+                             f"got shape {s.shape} dtype {s.dtype}")
+    step = _checks.positive_int(step, "step")
+    spec = _core.OptSpec()
+    spec.kind, spec.lr, spec.beta1, spec.beta2 = 1, float(lr), float(beta1), float(beta2)
+    spec.eps, spec.weight_decay = float(eps), float(weight_decay)
+    _core_fn("optim_update", w.dtype)(spec, step, w, g, [m, v])

@@ -1,0 +1,92 @@
+"""Loss objects: value in one native call, gradient kept for backward()."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _core
+
+# Must match LossKind in cpp/fastmlp/loss.h.
+_KINDS = {"mse": 0, "l1": 1, "huber": 2, "bce_with_logits": 3, "cross_entropy": 4}
+
+
+class _Loss:
+    name = ""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self._grad = None
+
+    @property
+    def _labels(self) -> bool:
+        return self.name == "cross_entropy"
+
+    def _delta(self) -> float:
+        return 1.0
+
+    def spec(self):
+        return _core.LossSpec(_KINDS[self.name], self.reduction == "mean", self._delta())
+
+    def __call__(self, pred, target) -> float:
+        """The loss of pred against target; remembers dloss/dpred for backward()."""
+        p = _checks.real_array(pred, "pred")
+        dt = p.dtype if p.dtype in _checks.DTYPES.values() else np.dtype(np.float64)
+        p = _checks.as_matrix(p.reshape(-1, 1) if p.ndim == 1 else p, "pred", dt)
+        t = _checks.as_targets(target, "target", p.shape[0], p.shape[1], dt, self._labels)
+        fn = _core.loss_f32 if dt == np.float32 else _core.loss_f64
+        value, g = fn(p, None if self._labels else t, t if self._labels else None,
+                      self.spec(), True)
+        self._grad = g.reshape(np.shape(pred))
+        return value
+
+    def backward(self) -> np.ndarray:
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before the loss")
+        return self._grad
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MSELoss(_Loss):
+    name = "mse"
+
+
+class L1Loss(_Loss):
+    name = "l1"
+
+
+class HuberLoss(_Loss):
+    name = "huber"
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if delta <= 0:
+            raise ValueError(f"delta must be positive, got {delta}")
+        self.delta = float(delta)
+
+    def _delta(self) -> float:
+        return self.delta
+
+
+class BCEWithLogitsLoss(_Loss):
+    name = "bce_with_logits"
+
+
+class CrossEntropyLoss(_Loss):
+    name = "cross_entropy"
+
+
+_BY_NAME = {c.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss)}
+
+
+def resolve_loss(loss):
+    """(core LossSpec, takes integer labels) for a loss object or name."""
+    if isinstance(loss, str):
+        if loss not in _BY_NAME:
+            raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(_BY_NAME)}")
+        loss = _BY_NAME[loss]()
+    if not isinstance(loss, _Loss):
+        raise TypeError(f"loss must be a name or a fastmlp loss, got {type(loss).__name__}")
+    return loss.spec(), loss._labels

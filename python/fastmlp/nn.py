@@ -1,0 +1,402 @@
+"""Layers and the Sequential model: thin objects over the native core."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _checks, _core
+from .losses import resolve_loss
+
+# Must match the enums in cpp/fastmlp/common.h and net.h.
+_LINEAR, _ACTIVATION, _DROPOUT = 0, 1, 2
+_ACT = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "gelu": 5,
+        "gelu_tanh": 6, "silu": 7, "softplus": 8}
+
+
+class Parameter:
+    """A named weight: `.data` and `.grad` are views the native code reads and writes in place."""
+
+    def __init__(self, data: np.ndarray, grad: np.ndarray, name: str = ""):
+        self._data, self._grad, self.name = data, grad, name
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data[...] = _checks.like(value, "data", self._data, self.name or "parameter")
+
+    @property
+    def grad(self) -> np.ndarray:
+        return self._grad
+
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    def __repr__(self) -> str:
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+class Module:
+    training = True
+
+    def parameters(self) -> list:
+        return [p for _, p in self.named_parameters()]
+
+    def named_parameters(self) -> list:
+        return []
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Linear(Module):
+    """y = x @ weight + bias, weight of shape (in_features, out_features)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype="float32"):
+        self.in_features = _checks.positive_int(in_features, "in_features")
+        self.out_features = _checks.positive_int(out_features, "out_features")
+        dt = _checks.model_dtype(dtype)
+        self._owner = None
+        w = np.empty((self.in_features, self.out_features), dt)
+        self.weight = Parameter(w, np.zeros_like(w), "weight")
+        self.bias = None
+        if bias:
+            b = np.empty(self.out_features, dt)
+            self.bias = Parameter(b, np.zeros_like(b), "bias")
+        self.reset_parameters(np.random.default_rng())
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        # torch.nn.Linear: kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(in), 1/sqrt(in)), as the bias.
+        bound = 1.0 / math.sqrt(self.in_features)
+        self.weight.data = rng.uniform(-bound, bound, self.weight.shape)
+        if self.bias is not None:
+            self.bias.data = rng.uniform(-bound, bound, self.bias.shape)
+
+    def named_parameters(self) -> list:
+        ps = [("weight", self.weight)]
+        if self.bias is not None:
+            ps.append(("bias", self.bias))
+        return ps
+
+    def _spec(self) -> tuple:
+        return (_LINEAR, self.in_features, self.out_features, self.bias is not None, 0, 0.0, 0.0, 0.0)
+
+    def forward(self, x):
+        from . import functional as F
+        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"
+
+
+class _Activation(Module):
+    _kind = "identity"
+
+    def _params(self) -> tuple:
+        return 0.0, 0.0
+
+    def _spec(self) -> tuple:
+        a, b = self._params()
+        return (_ACTIVATION, 0, 0, False, _ACT[self._kind], float(a), float(b), 0.0)
+
+    def forward(self, x):
+        from . import functional as F
+        return F.activation(x, self._kind, *self._params())
+
+
+class Identity(_Activation):
+    _kind = "identity"
+
+
+class ReLU(_Activation):
+    _kind = "relu"
+
+
+class Tanh(_Activation):
+    _kind = "tanh"
+
+
+class Sigmoid(_Activation):
+    _kind = "sigmoid"
+
+
+class SiLU(_Activation):
+    _kind = "silu"
+
+
+class LeakyReLU(_Activation):
+    _kind = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = float(negative_slope)
+
+    def _params(self):
+        return self.negative_slope, 0.0
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(_Activation):
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self._kind = "gelu" if approximate == "none" else "gelu_tanh"
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(_Activation):
+    _kind = "softplus"
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        if beta <= 0:
+            raise ValueError(f"beta must be positive, got {beta}")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def _params(self):
+        return self.beta, self.threshold
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Dropout(Module):
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def _spec(self) -> tuple:
+        return (_DROPOUT, 0, 0, False, 0, 0.0, 0.0, self.p)
+
+    def forward(self, x):
+        raise RuntimeError("Dropout runs inside a Sequential, which owns its random masks")
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class History:
+    """What fit() measured: one loss per epoch (and validation loss if asked)."""
+
+    def __init__(self, loss: np.ndarray, val_loss: np.ndarray | None):
+        self.loss, self.val_loss = loss, val_loss
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def __repr__(self) -> str:
+        last = f", last loss={self.loss[-1]:.6g}" if len(self.loss) else ""
+        return f"History(epochs={self.epochs}{last})"
+
+
+class Sequential(Module):
+    """Layers in order over one flat parameter buffer and one flat gradient buffer."""
+
+    def __init__(self, *layers, dtype="float32", seed: int | None = None):
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not hasattr(layer, "_spec"):
+                raise TypeError(f"layer {i} is not a fastmlp layer: {layer!r}")
+        linears = [l for l in layers if isinstance(l, Linear)]
+        if not linears:
+            raise ValueError("Sequential needs at least one Linear layer")
+        for l in linears:
+            if l._owner is not None:
+                raise ValueError("a Linear layer can belong to only one Sequential")
+        self.dtype = _checks.model_dtype(dtype)
+        self._layers = list(layers)
+        self.in_features = linears[0].in_features
+        specs = [l._spec() for l in layers]
+        total = sum(l.in_features * l.out_features + (l.out_features if l.bias else 0)
+                    for l in linears)
+        self._flat = np.zeros(total, self.dtype)
+        self._flat_grad = np.zeros(total, self.dtype)
+        self._bind(linears, seed)
+        core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
+        self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad)
+        self.out_features = self._impl.predict(np.zeros((1, self.in_features), self.dtype)).shape[1]
+        self._impl.dropout_seed = 0 if seed is None else int(seed)
+        self._default_opt = None
+        self._has_forward = False
+
+    def _bind(self, linears, seed) -> None:
+        """Moves each Linear's parameters into views of the flat buffers, then initialises."""
+        rng = None if seed is None else np.random.default_rng(seed)
+        off = 0
+        index = {id(l): i for i, l in enumerate(self._layers)}
+        for l in linears:
+            for name, p in l.named_parameters():
+                p.name = f"{index[id(l)]}.{name}"
+                n = p.data.size
+                data = self._flat[off:off + n].reshape(p.shape)
+                grad = self._flat_grad[off:off + n].reshape(p.shape)
+                data[...] = p.data
+                p._data, p._grad = data, grad
+                p._flat_offset = off
+                off += n
+            l._owner = self
+            if rng is not None:
+                l.reset_parameters(rng)
+
+    # --- containers -------------------------------------------------------------------
+    def __getitem__(self, i):
+        return self._layers[i]
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self):
+        return iter(self._layers)
+
+    def named_parameters(self) -> list:
+        return [(f"{i}.{name}", p) for i, l in enumerate(self._layers)
+                if isinstance(l, Linear) for name, p in l.named_parameters()]
+
+    def zero_grad(self) -> None:
+        self._flat_grad[...] = 0
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._impl.training = self.training
+        for l in self._layers:
+            l.train(mode)
+        return self
+
+    def extra_repr(self) -> str:
+        inner = ",\n  ".join(repr(l) for l in self._layers)
+        return f"\n  {inner},\n  dtype={self.dtype.name}\n"
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Checks every key, shape and value first; changes nothing unless all are right."""
+        params = dict(self.named_parameters())
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise KeyError(f"state_dict mismatch: missing {missing}, unexpected {unexpected}")
+        new = {k: _checks.like(state[k], f"state_dict[{k!r}]", p.data, k)
+               for k, p in params.items()}
+        for k, p in params.items():
+            p.data[...] = new[k]
+
+    # --- compute ----------------------------------------------------------------------
+    def predict(self, x) -> np.ndarray:
+        """Inference: same numbers, bit for bit, as forward(); caches nothing."""
+        if not (type(x) is np.ndarray and x.dtype is self.dtype and x.ndim == 2
+                and x.shape[1] == self.in_features and x.flags.c_contiguous):
+            x = _checks.as_matrix(x, "x", self.dtype, self.in_features)
+        return self._impl.predict(x)
+
+    __call__ = predict
+
+    def forward(self, x) -> np.ndarray:
+        """Training forward: keeps what backward() needs."""
+        out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
+        self._has_forward = True
+        return out
+
+    def backward(self, grad) -> np.ndarray:
+        """Accumulates dloss/dparam into each .grad; returns dloss/dx."""
+        if not self._has_forward:
+            raise RuntimeError("backward() called before forward()")
+        n = self._impl.batch
+        g = _checks.as_targets(grad, "grad", n, self.out_features, self.dtype, labels=False)
+        return self._impl.backward(g, True)
+
+    def _optimizer(self, optimizer):
+        from .optim import Adam, Optimizer
+        if optimizer is None:
+            if self._default_opt is None:
+                self._default_opt = Adam(self.parameters(), lr=1e-3)
+            return self._default_opt
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a fastmlp.optim optimizer, got {type(optimizer).__name__}")
+        if optimizer.dtype != self.dtype:
+            raise TypeError(f"optimizer dtype {optimizer.dtype} differs from the model's {self.dtype}")
+        return optimizer
+
+    def train_step(self, x, y, loss="mse", optimizer=None, clip_grad_norm: float = 0.0) -> float:
+        """zero_grad, forward, loss, backward and optimizer step in one native call."""
+        spec, labels = resolve_loss(loss)
+        xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
+                                       self.dtype, labels)
+        opt = self._optimizer(optimizer)
+        self._has_forward = True
+        return self._impl.train_step(xa, None if labels else ya, ya if labels else None, spec,
+                                     opt._impl, float(clip_grad_norm))
+
+    def fit(self, x, y, loss="mse", optimizer=None, epochs: int = 200, batch_size=None,
+            shuffle: bool = True, seed=None, log_every: int = 0, callback=None,
+            validation_data=None, clip_grad_norm: float = 0.0) -> History:
+        """Runs the whole training loop natively with the GIL released."""
+        spec, labels = resolve_loss(loss)
+        xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
+                                       self.dtype, labels)
+        if optimizer is None:
+            from .optim import Adam
+            optimizer = Adam(self.parameters(), lr=1e-3)
+        opt = self._optimizer(optimizer)
+        o = _core.FitOptions()
+        o.epochs = _checks.positive_int(epochs, "epochs")
+        o.batch_size = 0 if batch_size is None else _checks.positive_int(batch_size, "batch_size")
+        o.shuffle = bool(shuffle)
+        o.seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+        o.log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
+        o.clip_norm = float(clip_grad_norm)
+        vx = vy = None
+        if validation_data is not None:
+            vx, vy = _checks.training_data(*validation_data, "validation_data[0]",
+                                           "validation_data[1]", self.in_features,
+                                           self.out_features, self.dtype, labels)
+
+        def on_log(epoch, loss_value, val_value):
+            if callback is not None:
+                callback(epoch, loss_value)
+            else:
+                line = f"Epoch: {epoch}   Loss: {loss_value:.6f}"
+                if vx is not None:
+                    line += f"   Val loss: {val_value:.6f}"
+                print(line, flush=True)
+
+        self._impl.training = self.training
+        loss_hist, val_hist = self._impl.fit(
+            xa, None if labels else ya, ya if labels else None, spec, opt._impl, o,
+            vx, None if (vx is None or labels) else vy, vy if labels else None,
+            on_log if o.log_every else None)
+        return History(loss_hist, val_hist)
