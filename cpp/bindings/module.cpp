@@ -56,10 +56,13 @@ struct PyOptimizer {
 };
 
 template <class T>
-Targets<T> targets_of(const py::object& y, const py::object& labels) {
+Targets<T> targets_of(const py::object& y, const py::object& labels,
+                      const py::object& w = py::none()) {
+    // The Python layer passes exact-dtype contiguous arrays, so these casts never copy.
     Targets<T> t;
     if (!y.is_none()) t.y = y.cast<carray<T>>().data();
     if (!labels.is_none()) t.labels = labels.cast<carray<std::int64_t>>().data();
+    if (!w.is_none()) t.w = w.cast<carray<T>>().data();
     return t;
 }
 
@@ -128,9 +131,9 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
                  return dx;
              })
         .def("train_step",
-             [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, LossSpec loss,
-                PyOptimizer<T>& o, double clip) {
-                 const Targets<T> t = targets_of<T>(y, labels);
+             [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, py::object w,
+                LossSpec loss, PyOptimizer<T>& o, double clip) {
+                 const Targets<T> t = targets_of<T>(y, labels, w);
                  const index_t n = x.shape(0);
                  if (n * s.params.size() >= kReleaseGilWork) {
                      py::gil_scoped_release nogil;
@@ -138,19 +141,19 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
                  }
                  return s.net.train_step(x.data(), t, n, loss, o.opt, clip);
              })
-        .def("fit", [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, LossSpec loss,
-                       PyOptimizer<T>& o, FitOptions opts, py::object vx, py::object vy,
-                       py::object vlabels, py::object on_log) {
-            Dataset<T> train{x.data(), targets_of<T>(y, labels), x.shape(0)};
+        .def("fit", [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, py::object w,
+                       LossSpec loss, PyOptimizer<T>& o, FitOptions opts, py::object vx,
+                       py::object vy, py::object vlabels, py::object on_report) {
+            Dataset<T> train{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
             Dataset<T> val;
             if (!vx.is_none()) {
                 auto vxa = vx.cast<carray<T>>();
                 val = {vxa.data(), targets_of<T>(vy, vlabels), vxa.shape(0)};
             }
-            FitHook hook = [&](index_t e, bool log, double l, double vl) {
+            FitHook hook = [&](index_t e, bool report, double l, double vl) {
                 py::gil_scoped_acquire gil;
                 if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-                if (log && !on_log.is_none()) on_log(e, l, vl);
+                return !report || on_report.is_none() || on_report(e, l, vl).cast<bool>();
             };
             FitResult r;
             {
@@ -242,7 +245,7 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("batch_size", &FitOptions::batch_size)
         .def_readwrite("shuffle", &FitOptions::shuffle)
         .def_readwrite("seed", &FitOptions::seed)
-        .def_readwrite("log_every", &FitOptions::log_every)
+        .def_readwrite("report_every", &FitOptions::report_every)
         .def_readwrite("clip_norm", &FitOptions::clip_norm)
         .def_readwrite("poll_seconds", &FitOptions::poll_seconds);
 

@@ -13,16 +13,32 @@ namespace {
 
 // Copies the rows idx[0..b) of a dataset into contiguous batch buffers.
 template <class T>
-void gather(const Dataset<T>& d, index_t in, index_t out, const index_t* idx, index_t b, T* xb,
-            T* yb, std::int64_t* lb) {
+struct Batch {
+    std::vector<T> x, y, w;
+    std::vector<std::int64_t> labels;
+};
+
+template <class T>
+Targets<T> gather(const Dataset<T>& d, index_t in, index_t out, const index_t* idx, index_t b,
+                  Batch<T>& bt) {
     for (index_t r = 0; r < b; ++r) {
         const index_t s = idx[r];
-        std::copy(d.x + s * in, d.x + (s + 1) * in, xb + r * in);
+        std::copy(d.x + s * in, d.x + (s + 1) * in, bt.x.data() + r * in);
         if (d.t.labels)
-            lb[r] = d.t.labels[s];
+            bt.labels[size_t(r)] = d.t.labels[s];
         else
-            std::copy(d.t.y + s * out, d.t.y + (s + 1) * out, yb + r * out);
+            std::copy(d.t.y + s * out, d.t.y + (s + 1) * out, bt.y.data() + r * out);
+        if (d.t.w) bt.w[size_t(r)] = d.t.w[s];
     }
+    return {d.t.labels ? nullptr : bt.y.data(), d.t.labels ? bt.labels.data() : nullptr,
+            d.t.w ? bt.w.data() : nullptr};
+}
+
+// Rows [start, start + b) of the targets, in place.
+template <class T>
+Targets<T> slice(const Targets<T>& t, index_t start, index_t out) {
+    return {t.y ? t.y + start * out : nullptr, t.labels ? t.labels + start : nullptr,
+            t.w ? t.w + start : nullptr};
 }
 
 }  // namespace
@@ -33,12 +49,14 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     using clock = std::chrono::steady_clock;
     const index_t n = train.n, in = net.in_features(), out = net.out_features();
     const index_t bs = o.batch_size > 0 ? std::min(o.batch_size, n) : n;
-    const bool copy_rows = o.shuffle;
     std::vector<index_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), index_t(0));
-    std::vector<T> xb(copy_rows ? size_t(bs * in) : 0), yb;
-    std::vector<std::int64_t> lb;
-    if (copy_rows) (train.t.labels ? lb.resize(size_t(bs)) : yb.resize(size_t(bs * out)));
+    Batch<T> batch;
+    if (o.shuffle) {
+        batch.x.resize(size_t(bs * in));
+        (train.t.labels ? batch.labels.resize(size_t(bs)) : batch.y.resize(size_t(bs * out)));
+        if (train.t.w) batch.w.resize(size_t(bs));
+    }
     std::vector<T> vpred(val ? size_t(val->n * out) : 0), scratch;
     Rng rng(o.seed);
     FitResult res;
@@ -54,15 +72,10 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         double total = 0.0;
         for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
             const index_t b = std::min(bs, n - start);
-            const T* x = train.x + start * in;
-            Targets<T> t = train.t;
-            if (copy_rows) {
-                gather(train, in, out, order.data() + start, b, xb.data(), yb.data(), lb.data());
-                x = xb.data();
-                t = {yb.empty() ? nullptr : yb.data(), lb.empty() ? nullptr : lb.data()};
-            } else {
-                t = {t.y ? t.y + start * out : nullptr, t.labels ? t.labels + start : nullptr};
-            }
+            const T* x = o.shuffle ? batch.x.data() : train.x + start * in;
+            const Targets<T> t = o.shuffle
+                                     ? gather(train, in, out, order.data() + start, b, batch)
+                                     : slice(train.t, start, out);
             try {
                 const double l = net.train_step(x, t, b, loss, opt, o.clip_norm);
                 total += loss.mean ? l * double(b) : l;
@@ -81,9 +94,10 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,
                                                 static_cast<T*>(nullptr)));
         }
-        if (o.log_every > 0 && e % o.log_every == 0) {
-            hook(e, true, res.loss.back(), val ? res.val_loss.back() : NAN);
+        if (o.report_every > 0 && e % o.report_every == 0) {
+            const bool go_on = hook(e, true, res.loss.back(), val ? res.val_loss.back() : NAN);
             last_poll = clock::now();
+            if (!go_on) break;
         }
     }
     return res;

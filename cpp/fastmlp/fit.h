@@ -19,7 +19,7 @@ struct FitOptions {
     index_t batch_size = 0;  // 0: full batch
     bool shuffle = true;
     std::uint64_t seed = 0;
-    index_t log_every = 0;
+    index_t report_every = 0;  // epochs between reporting hook calls; 0: never
     double clip_norm = 0.0;
     double poll_seconds = 0.05;  // how often the hook may check for signals
 };
@@ -28,11 +28,12 @@ struct FitResult {
     std::vector<double> loss, val_loss;
 };
 
-// Called on the calling thread between steps: with log=false at most every
-// poll_seconds (to check signals), with log=true after every log_every-th epoch
-// (epoch counts from 1). May throw to stop the loop; the weights are then those
-// of the last completed step.
-using FitHook = std::function<void(index_t epoch, bool log, double loss, double val_loss)>;
+// Called on the calling thread between steps: with report=false at most every
+// poll_seconds (to check signals), with report=true after every report_every-th
+// epoch (epochs count from 1) with that epoch's losses. Returning false ends
+// training after this epoch; throwing ends it at once. Either way the weights are
+// those of the last completed step.
+using FitHook = std::function<bool(index_t epoch, bool report, double loss, double val_loss)>;
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,

@@ -1,28 +1,233 @@
-// First GEMM driver: row-panel loops that the compiler vectorises when B and C
-// have unit column stride; strided operands fall back to the reference order.
+// Tuned GEMM driver (BLIS layout): NC/KC/MC blocking over packed, zero-padded
+// A and B panels around the run-time chosen micro-kernel, plus a direct path
+// that skips packing A for small problems. The epilogue runs on each block of
+// C right after its last K block, while the block is still in cache.
 #include "gemm.h"
 
 #include <algorithm>
-#include <vector>
+#include <cstdlib>
+#include <new>
 
-#include "gemm_epilogue.h"
+#include "gemm_dispatch.h"
+#include "gemm_epilogue_block.h"
+#include "gemm_pack.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace fastmlp {
 
 namespace {
 
+// Problems with at most this many B elements (K x N) and A rows run without
+// packing A: everything stays in L1/L2 and packing would cost more than it saves.
+constexpr index_t kDirectMaxB = 32 * 1024;
+constexpr index_t kDirectMaxM = 256;
+// Below this many flops one thread is faster than waking the others.
+constexpr double kParallelMinFlops = 1.0e6;
+// Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
+constexpr int kMaxTile = 12 * 32;
+
+index_t round_up(index_t x, index_t u) { return (x + u - 1) / u * u; }
+
+// Start of part p of [0, total) cut into `parts` pieces aligned to `unit`.
+index_t split_point(index_t total, index_t unit, int parts, int p) {
+    const index_t units = (total + unit - 1) / unit;
+    return std::min(total, units * p / parts * unit);
+}
+
+// Per-OS-thread packing buffer, grown on demand and reused by later calls, so
+// a training loop allocates nothing per step. Two Python threads are two OS
+// threads, hence never share one.
+class Scratch {
+public:
+    ~Scratch() { std::free(p_); }
+    void* get(std::size_t bytes) {
+        if (bytes > bytes_) {
+            std::free(p_);
+            bytes = (bytes + 63) / 64 * 64;
+            p_ = std::aligned_alloc(64, bytes);
+            bytes_ = p_ ? bytes : 0;
+            if (!p_) throw std::bad_alloc();
+        }
+        return p_;
+    }
+
+private:
+    void* p_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+enum Slot { kSlotA = 0, kSlotB = 1 };
+
 template <class T>
-void rows_kernel(index_t i0, index_t i1, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C,
-                 bool accumulate) {
-    for (index_t i = i0; i < i1; ++i) {
-        T* c = &C(i, 0);
-        if (!accumulate) std::fill(c, c + N, T(0));
-        for (index_t k = 0; k < K; ++k) {
-            const T a = A(i, k);
-            const T* b = &B(k, 0);
-            for (index_t j = 0; j < N; ++j) c[j] += a * b[j];
+T* scratch(Slot slot, index_t count) {
+    thread_local Scratch buffers[2];
+    return static_cast<T*>(buffers[slot].get(std::size_t(count) * sizeof(T)));
+}
+
+template <class T>
+const GemmUkernel<T>& ukernel();
+template <>
+const GemmUkernel<float>& ukernel<float>() { return gemm_kernels().f32; }
+template <>
+const GemmUkernel<double>& ukernel<double>() { return gemm_kernels().f64; }
+
+template <class T>
+struct Problem {
+    const GemmUkernel<T>& uk;
+    index_t M, N, K;
+    CMat<T> A, B;
+    Mat<T> C;
+    bool accumulate;
+    const Epilogue<T>* ep;  // nullptr when there is no block epilogue
+};
+
+// One m x n tile (m <= mr, n <= nr). A C with non-unit column stride goes via
+// a contiguous tile, combined with C exactly as the kernels combine it.
+template <class T>
+void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a, index_t rs_a,
+          index_t cs_a, const T* b, index_t rs_b, Mat<T> C, index_t i, index_t j, bool acc) {
+    const bool packed = rs_a == 1 && cs_a == uk.mr && rs_b == uk.nr && m == uk.mr && n == uk.nr;
+    if (C.cs == 1) {
+        T* c = &C(i, j);
+        if (packed)
+            uk.packed(kc, a, b, c, C.rs, acc);
+        else
+            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc);
+        return;
+    }
+    T buf[kMaxTile];
+    const index_t nr = uk.nr;
+    if (packed)
+        uk.packed(kc, a, b, buf, nr, false);
+    else
+        uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, buf, nr, false);
+    for (index_t r = 0; r < m; ++r)
+        for (index_t s = 0; s < n; ++s) {
+            T& c = C(i + r, j + s);
+            c = acc ? c + buf[r * nr + s] : buf[r * nr + s];
+        }
+}
+
+// Rows [i0, i1) over all of K at once, A read in place. B is read in place when
+// its rows are contiguous (bp == nullptr), else from K x nr panels at bp.
+template <class T>
+void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
+    const GemmUkernel<T>& uk = P.uk;
+    for (index_t i = i0; i < i1; i += uk.mr) {
+        const index_t m = std::min<index_t>(uk.mr, i1 - i);
+        for (index_t j = 0; j < P.N; j += uk.nr) {
+            const index_t n = std::min<index_t>(uk.nr, P.N - j);
+            const T* b = bp ? bp + j * P.K : &P.B(0, j);
+            const index_t rs_b = bp ? uk.nr : P.B.rs;
+            tile(uk, m, n, P.K, &P.A(i, 0), P.A.rs, P.A.cs, b, rs_b, P.C, i, j, P.accumulate);
+        }
+        if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
+    }
+}
+
+// The blocked, packed product for C rows [i0, i1) and cols [j0, j1).
+template <class T>
+void packed_block(const Problem<T>& P, index_t i0, index_t i1, index_t j0, index_t j1) {
+    const GemmUkernel<T>& uk = P.uk;
+    const index_t kc_max = std::min<index_t>(uk.kc, P.K);
+    const index_t mc_max = std::min<index_t>(uk.mc, round_up(i1 - i0, uk.mr));
+    const index_t nc_max = std::min<index_t>(uk.nc, round_up(j1 - j0, uk.nr));
+    T* abuf = scratch<T>(kSlotA, mc_max * kc_max);
+    T* bbuf = scratch<T>(kSlotB, nc_max * kc_max);
+    for (index_t jc = j0; jc < j1; jc += uk.nc) {
+        const index_t nc = std::min<index_t>(uk.nc, j1 - jc);
+        for (index_t pc = 0; pc < P.K; pc += uk.kc) {
+            const index_t kc = std::min<index_t>(uk.kc, P.K - pc);
+            const bool acc = P.accumulate || pc > 0;
+            const bool last = pc + kc == P.K;
+            pack_b(uk.nr, kc, nc, CMat<T>{&P.B(pc, jc), P.B.rs, P.B.cs}, bbuf);
+            for (index_t ic = i0; ic < i1; ic += uk.mc) {
+                const index_t mc = std::min<index_t>(uk.mc, i1 - ic);
+                pack_a(uk.mr, mc, kc, CMat<T>{&P.A(ic, pc), P.A.rs, P.A.cs}, abuf);
+                for (index_t jr = 0; jr < nc; jr += uk.nr) {
+                    const index_t n = std::min<index_t>(uk.nr, nc - jr);
+                    for (index_t ir = 0; ir < mc; ir += uk.mr) {
+                        const index_t m = std::min<index_t>(uk.mr, mc - ir);
+                        tile(uk, m, n, kc, abuf + ir * kc, 1, uk.mr, bbuf + jr * kc, uk.nr, P.C,
+                             ic + ir, jc + jr, acc);
+                    }
+                    if (last && P.ep) epilogue_block(*P.ep, P.C, ic, ic + mc, jc + jr, jc + jr + n);
+                }
+            }
         }
     }
+}
+
+int threads_for(index_t M, index_t N, index_t K) {
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    if (flops < kParallelMinFlops) return 1;
+    return std::max(1, std::min<int>(num_threads(), int(flops / (kParallelMinFlops / 2))));
+}
+
+// Runs body(t) for t in [0, nt) on nt threads.
+template <class F>
+void parallel(int nt, F&& body) {
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(omp_get_thread_num());
+        return;
+    }
+#endif
+    for (int t = 0; t < nt; ++t) body(t);
+}
+
+template <class T>
+void run_direct(const Problem<T>& P, int nt) {
+    const GemmUkernel<T>& uk = P.uk;
+    const T* bp = nullptr;
+    if (P.B.cs != 1) {
+        T* buf = scratch<T>(kSlotB, round_up(P.N, uk.nr) * P.K);
+        pack_b(uk.nr, P.K, P.N, P.B, buf);
+        bp = buf;
+    }
+    nt = int(std::min<index_t>(nt, (P.M + uk.mr - 1) / uk.mr));
+    parallel(nt, [&](int t) {
+        direct_rows(P, bp, split_point(P.M, uk.mr, nt, t), split_point(P.M, uk.mr, nt, t + 1));
+    });
+}
+
+// N = 1 with contiguous rows of A and a contiguous B column: dot products.
+template <class T>
+void run_dot(const Problem<T>& P, int nt) {
+    constexpr index_t chunk = 64;  // rows per epilogue call, still in L1
+    parallel(nt, [&](int t) {
+        const index_t i1 = split_point(P.M, chunk, nt, t + 1);
+        for (index_t i = split_point(P.M, chunk, nt, t); i < i1; i += chunk) {
+            const index_t m = std::min(chunk, i1 - i);
+            P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, P.B.p, &P.C(i, 0), P.C.rs, P.accumulate);
+            if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, 1);
+        }
+    });
+}
+
+// Threads take a tm x tn grid of C blocks; each packs its own panels. The grid
+// minimises the packing repeated across threads (tn copies of A, tm of B).
+template <class T>
+void run_packed(const Problem<T>& P, int nt) {
+    const GemmUkernel<T>& uk = P.uk;
+    int tm = 1;
+    double best = -1;
+    for (int d = 1; d <= nt; ++d) {
+        if (nt % d || (P.M + uk.mr - 1) / uk.mr < d || (P.N + uk.nr - 1) / uk.nr < nt / d) continue;
+        const double cost = double(nt / d) * double(P.M) + double(d) * double(P.N);
+        if (best < 0 || cost < best) best = cost, tm = d;
+    }
+    if (best < 0) nt = tm = 1;
+    const int tn = nt / tm;
+    parallel(nt, [&](int t) {
+        const int ti = t / tn, tj = t % tn;
+        packed_block(P, split_point(P.M, uk.mr, tm, ti), split_point(P.M, uk.mr, tm, ti + 1),
+                     split_point(P.N, uk.nr, tn, tj), split_point(P.N, uk.nr, tn, tj + 1));
+    });
 }
 
 }  // namespace
@@ -30,19 +235,34 @@ void rows_kernel(index_t i0, index_t i1, index_t N, index_t K, CMat<T> A, CMat<T
 template <class T>
 void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool accumulate,
           const Epilogue<T>* ep) {
-    if (M <= 0 || N <= 0) return;
-    if (B.cs != 1 || C.cs != 1) {
-        gemm_ref(M, N, K, A, B, C, accumulate, ep);
-        return;
+    require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size");
+    if (N == 0) return;
+    const Epilogue<T>* block_ep = has_block_epilogue(ep) ? ep : nullptr;
+    if (M > 0 && K == 0) {
+        if (!accumulate)
+            for (index_t i = 0; i < M; ++i)
+                for (index_t j = 0; j < N; ++j) C(i, j) = T(0);
+        if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
+    } else if (M > 0) {
+        const GemmUkernel<T>& uk = ukernel<T>();
+        const Problem<T> P{uk, M, N, K, A, B, C, accumulate, block_ep};
+        const int nt = threads_for(M, N, K);
+        if (N == 1 && A.cs == 1 && B.rs == 1) {
+            run_dot(P, nt);
+        } else if (4 * N <= uk.nr && A.rs == 1 && M > N && M <= kDirectMaxB / K) {
+            // Few columns and A stored by columns: C^T = B^T A^T keeps the kernel's
+            // vectors along M instead of mostly empty along N.
+            const Problem<T> PT{uk, N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate, nullptr};
+            run_direct(PT, nt);
+            if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
+        } else if (M <= kDirectMaxM && K * N <= kDirectMaxB) {
+            run_direct(P, nt);
+        } else {
+            run_packed(P, nt);
+        }
     }
-    rows_kernel(0, M, N, K, A, B, C, accumulate);
-    if (ep) {
-        apply_epilogue(*ep, C, 0, M, 0, N);
-        if (ep->colsum_b) add_colsum(ep->colsum_b, B, K, 0, N);
-    }
+    if (ep && ep->colsum_b) colsum_block(ep->colsum_b, B, K, 0, N);
 }
-
-const char* gemm_isa() { return "portable"; }
 
 template void gemm<float>(index_t, index_t, index_t, CMat<float>, CMat<float>, Mat<float>, bool,
                           const Epilogue<float>*);

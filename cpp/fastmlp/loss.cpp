@@ -41,11 +41,12 @@ inline double pointwise(const LossSpec& s, T p, T y, T* g) {
 }
 
 template <class T>
-double cross_entropy(const T* z, const std::int64_t* labels, index_t n, index_t d, T* grad,
-                     T scale) {
+double cross_entropy(const T* z, const std::int64_t* labels, const T* w, index_t n, index_t d,
+                     T* grad, T unit_scale) {
     double total = 0.0;
     for (index_t i = 0; i < n; ++i) {
         const T* row = z + i * d;
+        const T scale = w ? unit_scale * w[i] : unit_scale;
         const std::int64_t c = labels[i];
         require(c >= 0 && c < d, "cross_entropy: label " + std::to_string(c) +
                                      " out of range [0, " + std::to_string(d) + ")");
@@ -54,7 +55,7 @@ double cross_entropy(const T* z, const std::int64_t* labels, index_t n, index_t 
         double se = 0.0;
         for (index_t j = 0; j < d; ++j) se += std::exp(double(row[j] - mx));
         const double lse = double(mx) + std::log(se);
-        total += lse - double(row[c]);
+        total += (lse - double(row[c])) * (w ? double(w[i]) : 1.0);
         if (grad) {
             T* g = grad + i * d;
             for (index_t j = 0; j < d; ++j)
@@ -71,24 +72,28 @@ template <class T>
 double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
                     T* grad) {
     require(n > 0 && d > 0, "loss: empty input");
-    const index_t count = spec.kind == LossKind::cross_entropy ? n : n * d;
-    const double denom = spec.mean ? double(count) : 1.0;
+    const index_t per_sample = spec.kind == LossKind::cross_entropy ? 1 : d;
+    double weight = double(n);
+    if (t.w) {
+        weight = 0.0;
+        for (index_t i = 0; i < n; ++i) weight += double(t.w[i]);
+    }
+    const double denom = spec.mean ? weight * double(per_sample) : 1.0;
     const T scale = T(1.0 / denom);
-    double total;
-    if (spec.kind == LossKind::cross_entropy) {
-        total = cross_entropy(pred, t.labels, n, d, grad, scale);
-    } else {
-        total = 0.0;
-        T g;
-        const index_t m = n * d;
-        if (grad) {
-            for (index_t i = 0; i < m; ++i) {
-                total += pointwise(spec, pred[i], t.y[i], &g);
-                grad[i] = g * scale;
-            }
-        } else {
-            for (index_t i = 0; i < m; ++i) total += pointwise(spec, pred[i], t.y[i], &g);
+    if (spec.kind == LossKind::cross_entropy)
+        return cross_entropy(pred, t.labels, t.w, n, d, grad, scale) / denom;
+    double total = 0.0;
+    T g;
+    for (index_t i = 0; i < n; ++i) {
+        const T* p = pred + i * d;
+        const T* y = t.y + i * d;
+        double row = 0.0;
+        const T s = t.w ? scale * t.w[i] : scale;
+        for (index_t j = 0; j < d; ++j) {
+            row += pointwise(spec, p[j], y[j], &g);
+            if (grad) grad[i * d + j] = g * s;
         }
+        total += t.w ? row * double(t.w[i]) : row;
     }
     return total / denom;
 }

@@ -12,11 +12,13 @@ struct LossSpec {
     double delta = 1.0;  // huber
 };
 
-// Targets: y (n x d) for regression losses, labels (n) in [0, d) for cross_entropy.
+// Targets: y (n x d) for regression losses, labels (n) in [0, d) for cross_entropy;
+// optional per-sample weights w (n): the mean then divides by their sum.
 template <class T>
 struct Targets {
     const T* y = nullptr;
     const std::int64_t* labels = nullptr;
+    const T* w = nullptr;
 };
 
 // Loss of pred (n x d, row-major) against the targets, summed in double in a

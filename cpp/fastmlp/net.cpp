@@ -241,7 +241,13 @@ double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& l
         if (c < 1.0)
             for (index_t i = 0; i < n_params_; ++i) grads_[i] *= T(c);
     }
+    // Keep the pre-step weights: an update can overflow even with finite gradients.
+    backup_.assign(params_, params_ + n_params_);
     opt.step();
+    if (!all_finite(params_, n_params_)) {
+        std::copy(backup_.begin(), backup_.end(), params_);
+        throw NonFiniteError("update made a weight non-finite (learning rate too large?)");
+    }
     return value;
 }
 

@@ -63,6 +63,7 @@ private:
     index_t n_params_;
     // Training workspace: each layer's output, then two gradient buffers.
     std::vector<T> ws_;
+    std::vector<T> backup_;  // weights before the last optimizer step
     std::vector<index_t> out_off_;
     index_t g_off_[2] = {0, 0};
     index_t cap_ = 0, n_ = 0;

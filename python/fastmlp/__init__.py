@@ -1,17 +1,24 @@
 """fastmlp: train and run multilayer perceptrons on a CPU with the whole loop native."""
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import functional, metrics, optim
-from ._core import get_num_threads, set_num_threads
+from . import functional, init, metrics, optim
+from ._core import get_num_threads
 from .linear_model import LinearRegression
+from .training import History
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
-from .nn import (GELU, Dropout, History, Identity, LeakyReLU, Linear, Module, Parameter, ReLU,
+from .nn import (GELU, Dropout, Identity, LeakyReLU, Linear, Module, Parameter, ReLU,
                  Sequential, Sigmoid, SiLU, Softplus, Tanh)
 
 try:
     __version__ = _version("fastmlp")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for the native kernels (default: env FASTMLP_NUM_THREADS, else all cores)."""
+    from . import _checks, _core
+    _core.set_num_threads(_checks.positive_int(n, "n"))
 
 
 def build_info() -> dict:
@@ -26,5 +33,5 @@ __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GELU", "History", "HuberLoss",
     "Identity", "L1Loss", "LeakyReLU", "Linear", "LinearRegression", "MSELoss", "Module",
     "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
-    "functional", "get_num_threads", "metrics", "optim", "set_num_threads",
+    "functional", "get_num_threads", "init", "metrics", "optim", "set_num_threads",
 ]

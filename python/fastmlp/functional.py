@@ -129,3 +129,14 @@ def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
     spec.kind, spec.lr, spec.beta1, spec.beta2 = 1, float(lr), float(beta1), float(beta2)
     spec.eps, spec.weight_decay = float(eps), float(weight_decay)
     _core_fn("optim_update", w.dtype)(spec, step, w, g, [m, v])
+
+
+def log_softmax(x, axis: int = -1) -> np.ndarray:
+    """Stable log-softmax: x - max - log(sum(exp(x - max)))."""
+    xa, _ = _elementwise(x, "x")
+    shifted = xa - xa.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    return np.exp(log_softmax(x, axis))

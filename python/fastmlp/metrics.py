@@ -41,3 +41,21 @@ def r2_score(y_true, y_pred) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
     return float(np.mean(scores))
+
+
+def mae(y_true, y_pred) -> float:
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of equal labels; y_pred may be labels or (n, classes) scores (argmax)."""
+    t = np.asarray(y_true)
+    p = np.asarray(y_pred)
+    if p.ndim == 2 and t.ndim == 1 and p.shape[0] == t.shape[0]:
+        p = p.argmax(axis=1)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
+    if t.size == 0:
+        raise ValueError("y_true is empty")
+    return float(np.mean(t == p))

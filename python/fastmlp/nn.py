@@ -77,10 +77,17 @@ class Module:
 class Linear(Module):
     """y = x @ weight + bias, weight of shape (in_features, out_features)."""
 
+    _INITS = ("default", "kaiming_uniform", "kaiming_normal", "xavier_uniform",
+              "xavier_normal", "zeros")
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype="float32"):
+                 dtype="float32", init: str = "default"):
+        """init: "default" is torch.nn.Linear's; the others set the bias to zero."""
         self.in_features = _checks.positive_int(in_features, "in_features")
         self.out_features = _checks.positive_int(out_features, "out_features")
+        if init not in self._INITS:
+            raise ValueError(f"init must be one of {self._INITS}, got {init!r}")
+        self.init = init
         dt = _checks.model_dtype(dtype)
         self._owner = None
         w = np.empty((self.in_features, self.out_features), dt)
@@ -92,11 +99,20 @@ class Linear(Module):
         self.reset_parameters(np.random.default_rng())
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
-        # torch.nn.Linear: kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(in), 1/sqrt(in)), as the bias.
-        bound = 1.0 / math.sqrt(self.in_features)
-        self.weight.data = rng.uniform(-bound, bound, self.weight.shape)
+        from . import init
+        if self.init == "default":
+            # torch.nn.Linear: kaiming_uniform(a=sqrt(5)) is U(-1/sqrt(in), 1/sqrt(in)), as the bias.
+            bound = 1.0 / math.sqrt(self.in_features)
+            init.uniform_(self.weight, -bound, bound, rng)
+            if self.bias is not None:
+                init.uniform_(self.bias, -bound, bound, rng)
+            return
+        if self.init == "zeros":
+            init.zeros_(self.weight)
+        else:
+            getattr(init, self.init + "_")(self.weight, seed=rng)
         if self.bias is not None:
-            self.bias.data = rng.uniform(-bound, bound, self.bias.shape)
+            init.zeros_(self.bias)
 
     def named_parameters(self) -> list:
         ps = [("weight", self.weight)]
@@ -204,21 +220,6 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
-
-
-class History:
-    """What fit() measured: one loss per epoch (and validation loss if asked)."""
-
-    def __init__(self, loss: np.ndarray, val_loss: np.ndarray | None):
-        self.loss, self.val_loss = loss, val_loss
-
-    @property
-    def epochs(self) -> int:
-        return len(self.loss)
-
-    def __repr__(self) -> str:
-        last = f", last loss={self.loss[-1]:.6g}" if len(self.loss) else ""
-        return f"History(epochs={self.epochs}{last})"
 
 
 class Sequential(Module):
@@ -351,52 +352,27 @@ class Sequential(Module):
             raise TypeError(f"optimizer dtype {optimizer.dtype} differs from the model's {self.dtype}")
         return optimizer
 
-    def train_step(self, x, y, loss="mse", optimizer=None, clip_grad_norm: float = 0.0) -> float:
-        """zero_grad, forward, loss, backward and optimizer step in one native call."""
+    def train_step(self, x, y, loss="mse", optimizer=None, clip_grad_norm: float = 0.0,
+                   sample_weight=None) -> float:
+        """zero_grad, forward, loss, backward and optimizer step in one native call;
+        returns the loss before the update."""
+        from .training import sample_weights
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
                                        self.dtype, labels)
+        w = sample_weights(sample_weight, xa.shape[0], self.dtype)
         opt = self._optimizer(optimizer)
         self._has_forward = True
-        return self._impl.train_step(xa, None if labels else ya, ya if labels else None, spec,
+        return self._impl.train_step(xa, None if labels else ya, ya if labels else None, w, spec,
                                      opt._impl, float(clip_grad_norm))
 
     def fit(self, x, y, loss="mse", optimizer=None, epochs: int = 200, batch_size=None,
             shuffle: bool = True, seed=None, log_every: int = 0, callback=None,
-            validation_data=None, clip_grad_norm: float = 0.0) -> History:
-        """Runs the whole training loop natively with the GIL released."""
-        spec, labels = resolve_loss(loss)
-        xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
-                                       self.dtype, labels)
-        if optimizer is None:
-            from .optim import Adam
-            optimizer = Adam(self.parameters(), lr=1e-3)
-        opt = self._optimizer(optimizer)
-        o = _core.FitOptions()
-        o.epochs = _checks.positive_int(epochs, "epochs")
-        o.batch_size = 0 if batch_size is None else _checks.positive_int(batch_size, "batch_size")
-        o.shuffle = bool(shuffle)
-        o.seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
-        o.log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
-        o.clip_norm = float(clip_grad_norm)
-        vx = vy = None
-        if validation_data is not None:
-            vx, vy = _checks.training_data(*validation_data, "validation_data[0]",
-                                           "validation_data[1]", self.in_features,
-                                           self.out_features, self.dtype, labels)
+            validation_data=None, **extras):
+        """Runs the whole training loop natively with the GIL released; returns a History.
 
-        def on_log(epoch, loss_value, val_value):
-            if callback is not None:
-                callback(epoch, loss_value)
-            else:
-                line = f"Epoch: {epoch}   Loss: {loss_value:.6f}"
-                if vx is not None:
-                    line += f"   Val loss: {val_value:.6f}"
-                print(line, flush=True)
-
-        self._impl.training = self.training
-        loss_hist, val_hist = self._impl.fit(
-            xa, None if labels else ya, ya if labels else None, spec, opt._impl, o,
-            vx, None if (vx is None or labels) else vy, vy if labels else None,
-            on_log if o.log_every else None)
-        return History(loss_hist, val_hist)
+        extras: validation_split, sample_weight, scheduler, patience, min_delta,
+        restore_best_weights, metrics, clip_grad_norm (see fastmlp.training.fit)."""
+        from .training import fit
+        return fit(self, x, y, loss, optimizer, epochs, batch_size, shuffle, seed, log_every,
+                   callback, validation_data, **extras)

@@ -149,3 +149,7 @@ class RMSprop(Optimizer):
         s.momentum = _check_nonneg(momentum, "momentum")
         s.centered = bool(centered)
         super().__init__(params, s)
+
+
+from . import lr_scheduler  # noqa: E402  (schedulers import this module lazily)
+from .lr_scheduler import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, StepLR  # noqa: E402,F401

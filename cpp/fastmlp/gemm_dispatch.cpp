@@ -1,0 +1,77 @@
+// CPU feature detection and FASTMLP_ISA handling for the GEMM micro-kernels.
+#include "gemm_dispatch.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "gemm.h"
+
+namespace fastmlp {
+
+namespace {
+
+// Each probe returns the table only if it was compiled in and the CPU (and OS)
+// can run it; __builtin_cpu_supports also checks the OS saves the registers.
+const GemmKernels* avx512_if_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return gemm_kernels_avx512();
+#endif
+    return nullptr;
+}
+
+const GemmKernels* avx2_if_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return gemm_kernels_avx2();
+#endif
+    return nullptr;
+}
+
+const GemmKernels* best_supported() {
+    if (const GemmKernels* k = avx512_if_supported()) return k;
+    if (const GemmKernels* k = avx2_if_supported()) return k;
+    return gemm_kernels_portable();
+}
+
+const GemmKernels* resolve(const char* request) {
+    if (!request || !*request) return best_supported();
+    const GemmKernels* k = nullptr;
+    if (std::strcmp(request, "portable") == 0)
+        k = gemm_kernels_portable();
+    else if (std::strcmp(request, "avx2") == 0)
+        k = avx2_if_supported();
+    else if (std::strcmp(request, "avx512") == 0)
+        k = avx512_if_supported();
+    if (k) return k;
+    k = best_supported();
+    std::fprintf(stderr, "fastmlp: FASTMLP_ISA=%s is not available on this CPU/build; using %s\n",
+                 request, k->name);
+    return k;
+}
+
+// Points at one of the immutable kernel tables; never at scratch memory.
+std::atomic<const GemmKernels*> g_kernels{nullptr};
+
+}  // namespace
+
+const GemmKernels& gemm_kernels() {
+    const GemmKernels* k = g_kernels.load(std::memory_order_acquire);
+    if (!k) {
+        k = resolve(std::getenv("FASTMLP_ISA"));
+        g_kernels.store(k, std::memory_order_release);
+    }
+    return *k;
+}
+
+const char* gemm_select_isa(const char* request) {
+    const GemmKernels* k = resolve(request);
+    g_kernels.store(k, std::memory_order_release);
+    return k->name;
+}
+
+const char* gemm_isa() { return gemm_kernels().name; }
+
+}  // namespace fastmlp

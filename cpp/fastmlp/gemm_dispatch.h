@@ -1,0 +1,16 @@
+// Run-time choice of the GEMM micro-kernels from CPU features and FASTMLP_ISA.
+#pragma once
+#include "gemm_ukernel.h"
+
+namespace fastmlp {
+
+// The kernels in use; chosen on first call from FASTMLP_ISA or the CPU.
+const GemmKernels& gemm_kernels();
+
+// Re-selects the kernels: request is "portable", "avx2", "avx512", or nullptr /
+// "" for the best the CPU supports. A request the CPU or the build cannot honour
+// falls back to the best supported ISA with a warning on stderr. Returns the
+// name chosen (also what gemm_isa() reports afterwards).
+const char* gemm_select_isa(const char* request);
+
+}  // namespace fastmlp

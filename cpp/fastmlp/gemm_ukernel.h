@@ -1,0 +1,41 @@
+// Micro-kernel tables: the only interface between the portable GEMM driver and
+// the ISA-specific kernel files. Plain data and function pointers, no inline
+// code, so nothing compiled with -mavx2/-mavx512f can leak into portable code.
+#pragma once
+#include <cstdint>
+
+namespace fastmlp {
+
+template <class T>
+struct GemmUkernel {
+    int mr, nr;          // register tile
+    int mc, kc, nc;      // cache blocking (mc % mr == 0, nc % nr == 0)
+    // C[mr x nr] (+)= A * B over kc steps. a: packed panel, a[k * mr + i];
+    // b: packed panel, b[k * nr + j]; c: rows of nr contiguous values, rs_c apart.
+    void (*packed)(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t rs_c,
+                   bool accumulate);
+    // C[m x n] (+)= A * B for m <= mr, n <= nr. A(i, k) = a[i * rs_a + k * cs_a];
+    // B(k, j) = b[k * rs_b + j] (only j < n is read); C(i, j) = c[i * rs_c + j].
+    // Every C element sums k in the same order as `packed`, so tiles of either
+    // kernel agree bitwise.
+    void (*strided)(std::int64_t m, std::int64_t n, std::int64_t kc, const T* a,
+                    std::int64_t rs_a, std::int64_t cs_a, const T* b, std::int64_t rs_b, T* c,
+                    std::int64_t rs_c, bool accumulate);
+    // y[i * rs_y] (+)= sum_k a[i * rs_a + k] * x[k] for i < m: matrix-vector
+    // product (N = 1) over contiguous rows of A, vectorised along k.
+    void (*dot)(std::int64_t m, std::int64_t kc, const T* a, std::int64_t rs_a, const T* x, T* y,
+                std::int64_t rs_y, bool accumulate);
+};
+
+struct GemmKernels {
+    const char* name;
+    GemmUkernel<float> f32;
+    GemmUkernel<double> f64;
+};
+
+// Each returns nullptr when its file was built without the needed target flags.
+const GemmKernels* gemm_kernels_portable();
+const GemmKernels* gemm_kernels_avx2();
+const GemmKernels* gemm_kernels_avx512();
+
+}  // namespace fastmlp
