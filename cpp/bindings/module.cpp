@@ -20,6 +20,7 @@ using carray = py::array_t<T, py::array::c_style>;
 
 // Work (in multiply-adds) above which a call releases the GIL.
 constexpr index_t kReleaseGilWork = 1 << 14;
+constexpr index_t kStackScratch = 2048;
 
 LayerSpec layer_from(py::tuple t) {
     LayerSpec s;
@@ -94,10 +95,21 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
             })
         .def_property_readonly("batch", [](PyNet<T>& s) { return s.net.batch(); })
         .def("predict",
-             [](const PyNet<T>& s, carray<T> x) {
+             [](const PyNet<T>& s, py::handle obj) -> py::object {
+                 // None asks the Python layer to validate and convert: this path
+                 // takes only arrays that need nothing, as apps pass in loops.
+                 if (!py::isinstance<carray<T>>(obj)) return py::none();
+                 auto x = py::reinterpret_borrow<carray<T>>(obj);
+                 if (x.ndim() != 2 || x.shape(1) != s.net.in_features() ||
+                     !(x.flags() & py::array::c_style))
+                     return py::none();
                  const index_t n = x.shape(0);
                  auto y = new_matrix<T>(n, s.net.out_features());
-                 std::vector<T> scratch;
+                 // No heap scratch for small batches.
+                 T small[kStackScratch];
+                 std::vector<T> big;
+                 const index_t need = s.net.predict_scratch(n);
+                 T* scratch = need <= kStackScratch ? small : (big.resize(size_t(need)), big.data());
                  const T* xp = x.data();
                  T* yp = y.mutable_data();
                  if (n * s.params.size() >= kReleaseGilWork) {
@@ -106,7 +118,7 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
                  } else {
                      s.net.predict(xp, n, yp, scratch);
                  }
-                 return y;
+                 return std::move(y);
              })
         .def("forward",
              [](PyNet<T>& s, carray<T> x) {

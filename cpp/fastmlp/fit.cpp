@@ -57,7 +57,8 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         (train.t.labels ? batch.labels.resize(size_t(bs)) : batch.y.resize(size_t(bs * out)));
         if (train.t.w) batch.w.resize(size_t(bs));
     }
-    std::vector<T> vpred(val ? size_t(val->n * out) : 0), scratch;
+    std::vector<T> vpred(val ? size_t(val->n * out) : 0),
+        scratch(val ? size_t(net.predict_scratch(val->n)) : 0);
     Rng rng(o.seed);
     FitResult res;
     res.loss.reserve(size_t(o.epochs));
@@ -90,7 +91,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         }
         res.loss.push_back(loss.mean ? total / double(n) : total);
         if (val) {
-            net.predict(val->x, val->n, vpred.data(), scratch);
+            net.predict(val->x, val->n, vpred.data(), scratch.data());
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,
                                                 static_cast<T*>(nullptr)));
         }

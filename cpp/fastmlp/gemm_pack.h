@@ -4,9 +4,72 @@
 #pragma once
 #include "common.h"
 
+#ifdef __SSE2__  // part of baseline x86-64; other targets take the scalar loops
+#include <emmintrin.h>
+#endif
+
 namespace fastmlp {
 
 namespace pack_detail {
+
+// dst[k * W + l] = src[l * ls + k] for l < W, k < len: contiguous lines become
+// interleaved columns. A scalar loop here costs ~4 cycles per element (one
+// store per cache line touched), so x86 uses 4x4 / 2x2 register transposes.
+template <int W, class T>
+void transpose_lines(const T* src, index_t ls, index_t len, T* dst) {
+    for (int l = 0; l < W; ++l)
+        for (index_t k = 0; k < len; ++k) dst[k * W + l] = src[l * ls + k];
+}
+
+#ifdef __SSE2__
+template <int W>
+void transpose_lines(const float* src, index_t ls, index_t len, float* dst) {
+    index_t k = 0;
+    for (; k + 4 <= len; k += 4) {
+        int l = 0;
+        for (; l + 4 <= W; l += 4) {
+            __m128 r0 = _mm_loadu_ps(src + (l + 0) * ls + k);
+            __m128 r1 = _mm_loadu_ps(src + (l + 1) * ls + k);
+            __m128 r2 = _mm_loadu_ps(src + (l + 2) * ls + k);
+            __m128 r3 = _mm_loadu_ps(src + (l + 3) * ls + k);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(dst + (k + 0) * W + l, r0);
+            _mm_storeu_ps(dst + (k + 1) * W + l, r1);
+            _mm_storeu_ps(dst + (k + 2) * W + l, r2);
+            _mm_storeu_ps(dst + (k + 3) * W + l, r3);
+        }
+        if (W - l == 2) {  // 6- and 12-row A panels: the last two lines pairwise
+            const __m128 r0 = _mm_loadu_ps(src + l * ls + k);
+            const __m128 r1 = _mm_loadu_ps(src + (l + 1) * ls + k);
+            const __m128 lo = _mm_unpacklo_ps(r0, r1), hi = _mm_unpackhi_ps(r0, r1);
+            _mm_storel_pi(reinterpret_cast<__m64*>(dst + (k + 0) * W + l), lo);
+            _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (k + 1) * W + l), lo);
+            _mm_storel_pi(reinterpret_cast<__m64*>(dst + (k + 2) * W + l), hi);
+            _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (k + 3) * W + l), hi);
+            l += 2;
+        }
+        for (; l < W; ++l)
+            for (index_t kk = k; kk < k + 4; ++kk) dst[kk * W + l] = src[l * ls + kk];
+    }
+    for (; k < len; ++k)
+        for (int l = 0; l < W; ++l) dst[k * W + l] = src[l * ls + k];
+}
+
+template <int W>
+void transpose_lines(const double* src, index_t ls, index_t len, double* dst) {
+    static_assert(W % 2 == 0, "double panels pair up lines");
+    index_t k = 0;
+    for (; k + 2 <= len; k += 2)
+        for (int l = 0; l < W; l += 2) {
+            const __m128d r0 = _mm_loadu_pd(src + l * ls + k);
+            const __m128d r1 = _mm_loadu_pd(src + (l + 1) * ls + k);
+            _mm_storeu_pd(dst + k * W + l, _mm_unpacklo_pd(r0, r1));
+            _mm_storeu_pd(dst + (k + 1) * W + l, _mm_unpackhi_pd(r0, r1));
+        }
+    for (; k < len; ++k)
+        for (int l = 0; l < W; ++l) dst[k * W + l] = src[l * ls + k];
+}
+#endif
 
 // W values from each of `count` source lines (line l starts at src + l * ls, its
 // elements are es apart) into dst[x * W + l]: dst[k * W + l] = src[l * ls + k * es].
@@ -16,10 +79,7 @@ void panel(index_t count, index_t len, const T* src, index_t ls, index_t es, T* 
         for (index_t k = 0; k < len; ++k)
             for (int l = 0; l < W; ++l) dst[k * W + l] = src[k * es + l];
     } else if (count == W && es == 1) {  // each line is contiguous: a small transpose
-        for (int l = 0; l < W; ++l) {
-            const T* s = src + l * ls;
-            for (index_t k = 0; k < len; ++k) dst[k * W + l] = s[k];
-        }
+        transpose_lines<W>(src, ls, len, dst);
     } else {
         for (index_t k = 0; k < len; ++k)
             for (int l = 0; l < W; ++l) dst[k * W + l] = l < count ? src[l * ls + k * es] : T(0);
@@ -28,7 +88,22 @@ void panel(index_t count, index_t len, const T* src, index_t ls, index_t es, T* 
 
 template <class T, int W>
 void panels(index_t total, index_t len, const T* src, index_t ls, index_t es, T* dst) {
-    for (index_t l0 = 0; l0 < total; l0 += W, dst += W * len) {
+    index_t l0 = 0;
+    if (ls == 1) {
+        // Lines are adjacent: walk the source a contiguous step k at a time and
+        // scatter it over the full panels (panel by panel would stride through
+        // memory len times, thrashing L1 sets when es is a multiple of 4 KiB).
+        const index_t full = total / W;
+        for (index_t k = 0; k < len; ++k) {
+            const T* s = src + k * es;
+            T* d = dst + k * W;
+            for (index_t p = 0; p < full; ++p)
+                for (int l = 0; l < W; ++l) d[p * W * len + l] = s[p * W + l];
+        }
+        l0 = full * W;
+        dst += full * W * len;
+    }
+    for (; l0 < total; l0 += W, dst += W * len) {
         const index_t count = total - l0 < W ? total - l0 : W;
         panel<T, W>(count, len, src + l0 * ls, ls, es, dst);
     }

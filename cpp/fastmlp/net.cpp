@@ -67,6 +67,15 @@ Net<T>::Net(std::vector<LayerSpec> specs, index_t in_features, T* params, T* gra
         widths_.push_back(width);
     }
     n_params_ = off;
+    maxw_ = *std::max_element(widths_.begin(), widths_.end());
+    // Inference skips dropout (the identity) and fuses an activation into its Linear.
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        if (layers_[i].spec.kind == LayerKind::dropout) continue;
+        const bool fused = layers_[i].spec.kind == LayerKind::linear && i + 1 < layers_.size() &&
+                           layers_[i + 1].spec.kind == LayerKind::activation;
+        infer_.push_back({i, fused});
+        if (fused) ++i;
+    }
 }
 
 template <class T>
@@ -84,35 +93,21 @@ void Net<T>::run_linear(const Layer& L, const T* in, index_t n, T* out, T* act_o
 }
 
 template <class T>
-void Net<T>::predict(const T* x, index_t n, T* y, std::vector<T>& scratch) const {
+void Net<T>::predict(const T* x, index_t n, T* y, T* scratch) const {
     if (n <= 0) return;
-    const index_t maxw = *std::max_element(widths_.begin(), widths_.end());
-    if (scratch.size() < size_t(2 * n * maxw)) scratch.resize(size_t(2 * n * maxw));
-    // Layers that change values; dropout (inference) is the identity.
-    std::vector<size_t> ops;
-    ops.reserve(layers_.size());
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        if (layers_[i].spec.kind == LayerKind::dropout) continue;
-        ops.push_back(i);
-    }
     const T* in = x;
     index_t width = in_;
     int flip = 0;
-    for (size_t o = 0; o < ops.size(); ++o) {
-        const size_t i = ops[o];
-        const Layer& L = layers_[i];
-        const bool fuse = L.spec.kind == LayerKind::linear && o + 1 < ops.size() &&
-                          ops[o + 1] == i + 1 && layers_[i + 1].spec.kind == LayerKind::activation;
-        const bool last = o + 1 == ops.size() || (fuse && o + 2 == ops.size());
-        T* out = last ? y : scratch.data() + flip * n * maxw;
-        if (L.spec.kind == LayerKind::linear) {
-            // The fused activation is applied in place on the product, as in forward().
-            run_linear(L, in, n, out, out, fuse ? &layers_[i + 1].spec.act : nullptr);
-            if (fuse) ++o;
-        } else {
+    for (size_t o = 0; o < infer_.size(); ++o) {
+        const InferOp& op = infer_[o];
+        const Layer& L = layers_[op.layer];
+        T* out = o + 1 == infer_.size() ? y : scratch + flip * n * maxw_;
+        if (L.spec.kind == LayerKind::linear)
+            // A fused activation is applied in place on the product, as forward() does.
+            run_linear(L, in, n, out, out, op.fused ? &layers_[op.layer + 1].spec.act : nullptr);
+        else
             act_forward(out, in, n * width, L.spec.act);
-        }
-        width = widths_[fuse ? i + 1 : i];
+        width = widths_[op.layer + (op.fused ? 1 : 0)];
         in = out;
         flip ^= 1;
     }

@@ -28,8 +28,10 @@ public:
     index_t in_features() const { return in_; }
     index_t out_features() const { return widths_.back(); }
 
-    // Inference on n rows of x (row-major): y is n x out_features. Thread-safe.
-    void predict(const T* x, index_t n, T* y, std::vector<T>& scratch) const;
+    // Inference on n rows of x (row-major): y is n x out_features; scratch holds
+    // predict_scratch(n) values. Thread-safe.
+    void predict(const T* x, index_t n, T* y, T* scratch) const;
+    index_t predict_scratch(index_t n) const { return 2 * n * maxw_; }
     // Training forward; x must stay valid until backward. Returns the n x out output.
     const T* forward(const T* x, index_t n);
     // Backpropagates gout (n x out, consumed). accumulate=false overwrites the gradients
@@ -55,8 +57,14 @@ private:
     void ensure_workspace(index_t n);
     T* out_of(size_t i) { return ws_.data() + out_off_[i]; }
 
+    struct InferOp {
+        size_t layer;
+        bool fused;  // the next layer is an activation applied in the GEMM epilogue
+    };
     std::vector<Layer> layers_;
+    std::vector<InferOp> infer_;
     std::vector<index_t> widths_;  // output width of each layer
+    index_t maxw_ = 0;
     index_t in_;
     T* params_;
     T* grads_;

@@ -248,7 +248,7 @@ class Sequential(Module):
         self._bind(linears, seed)
         core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
         self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad)
-        self.out_features = self._impl.predict(np.zeros((1, self.in_features), self.dtype)).shape[1]
+        self.out_features = self.predict(np.zeros((1, self.in_features), self.dtype)).shape[1]
         self._impl.dropout_seed = 0 if seed is None else int(seed)
         self._default_opt = None
         self._has_forward = False
@@ -319,10 +319,10 @@ class Sequential(Module):
     # --- compute ----------------------------------------------------------------------
     def predict(self, x) -> np.ndarray:
         """Inference: same numbers, bit for bit, as forward(); caches nothing."""
-        if not (type(x) is np.ndarray and x.dtype is self.dtype and x.ndim == 2
-                and x.shape[1] == self.in_features and x.flags.c_contiguous):
-            x = _checks.as_matrix(x, "x", self.dtype, self.in_features)
-        return self._impl.predict(x)
+        out = self._impl.predict(x)  # None unless x is already a C-ordered matrix of our dtype
+        if out is None:
+            out = self._impl.predict(_checks.as_matrix(x, "x", self.dtype, self.in_features))
+        return out
 
     __call__ = predict
 

@@ -1,0 +1,178 @@
+// Standalone correctness test of the tuned gemm against gemm_ref: awkward sizes,
+// every stride layout, accumulate, every epilogue field, float and double, each
+// ISA this CPU runs, and bitwise equality across thread counts.
+// Build and run: cpp/tests/build_gemm.sh && build-gemm/test_gemm
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../fastmlp/gemm.h"
+#include "../fastmlp/gemm_dispatch.h"
+
+using namespace fastmlp;
+
+namespace {
+
+std::mt19937_64 rng(12345);
+int failures = 0, checks = 0;
+
+// Storage plus a strided view of it; padding between elements is filled with
+// sentinels so writes outside the view are caught.
+template <class T>
+struct Buf {
+    std::vector<T> s;
+    index_t rs = 0, cs = 0;
+    Buf(index_t rows, index_t cols, int layout) {
+        switch (layout) {
+            case 0: rs = cols, cs = 1; break;              // row-major
+            case 1: rs = 1, cs = rows; break;              // column-major (a transposed view)
+            case 2: rs = 2 * cols + 3, cs = 2; break;      // padded rows, every other column
+            default: rs = 3, cs = 3 * rows + 1; break;     // padded columns
+        }
+        const index_t n = rows && cols ? (rows - 1) * rs + (cols - 1) * cs + 1 : 1;
+        std::uniform_real_distribution<double> u(-1, 1);
+        s.resize(std::size_t(n));
+        for (T& v : s) v = T(u(rng));
+    }
+    Mat<T> m() { return {s.data(), rs, cs}; }
+    CMat<T> c() const { return {s.data(), rs, cs}; }
+};
+
+template <class T>
+bool close(T got, T want, T bound, index_t K) {
+    const double eps = sizeof(T) == 4 ? 1.2e-7 : 2.3e-16;
+    const double tol = eps * double(K + 8) * 4.0 * (double(bound) + 1.0);
+    return std::fabs(double(got) - double(want)) <= tol || (std::isnan(got) && std::isnan(want));
+}
+
+struct Case {
+    index_t M, N, K;
+    int la, lb, lc;
+    bool acc;
+    int ep;  // bit 0 bias, 1 act_out, 2 dact, 3 dact_y, 4 colsum
+    Act act, dact;
+};
+
+std::string describe(const Case& c, const char* type) {
+    char b[200];
+    std::snprintf(b, sizeof b, "%s M=%lld N=%lld K=%lld layouts A%d B%d C%d acc=%d ep=%d act=%d dact=%d",
+                  type, (long long)c.M, (long long)c.N, (long long)c.K, c.la, c.lb, c.lc, c.acc,
+                  c.ep, int(c.act), int(c.dact));
+    return b;
+}
+
+// Runs one case with the current ISA; checks against gemm_ref and, for thread
+// counts 1..3, that every output is bitwise identical.
+template <class T>
+void run_case(const Case& c, const char* type) {
+    ++checks;
+    Buf<T> A(c.M, c.K, c.la), B(c.K, c.N, c.lb), C0(c.M, c.N, c.lc);
+    Buf<T> X(c.M, c.N, 0), Y(c.M, c.N, 0), bias(1, c.N, 0), cs0(1, c.N, 0);
+    Buf<T> absA = A, absB = B;
+    for (T& v : absA.s) v = std::fabs(v);
+    for (T& v : absB.s) v = std::fabs(v);
+
+    auto make_ep = [&](Mat<T> act_out, T* colsum) {
+        Epilogue<T> e;
+        if (c.ep & 1) e.bias = bias.s.data();
+        if (c.ep & 2) e.act_out = act_out, e.act = ActSpec{c.act, 0.1, 20.0};
+        if (c.ep & 4) e.dact_x = X.c(), e.dact = ActSpec{c.dact, 0.2, 20.0};
+        if (c.ep & 8) e.dact_y = Y.c();
+        if (c.ep & 16) e.colsum_b = colsum;
+        return e;
+    };
+
+    const Buf<T> O0(c.M, c.N, 1);
+    Buf<T> Cref = C0, Oref = O0, csref = cs0;
+    Epilogue<T> eref = make_ep(Oref.m(), csref.s.data());
+    gemm_ref<T>(c.M, c.N, c.K, A.c(), B.c(), Cref.m(), c.acc, c.ep ? &eref : nullptr);
+    // Error bound per element: |A||B| (+ |C0| + |bias|), all small multiples of 1.
+    Buf<T> Cabs(c.M, c.N, 0);
+    gemm_ref<T>(c.M, c.N, c.K, absA.c(), absB.c(), Cabs.m(), false, nullptr);
+
+    std::vector<T> first_c, first_o, first_cs;
+    for (int threads = 1; threads <= 3; ++threads) {
+        set_num_threads(threads);
+        Buf<T> Cg = C0, Og = O0, csg = cs0;
+        Epilogue<T> eg = make_ep(Og.m(), csg.s.data());
+        gemm<T>(c.M, c.N, c.K, A.c(), B.c(), Cg.m(), c.acc, c.ep ? &eg : nullptr);
+        if (threads == 1) {
+            first_c = Cg.s, first_o = Og.s, first_cs = csg.s;
+            bool ok = true;
+            for (index_t i = 0; i < c.M && ok; ++i)
+                for (index_t j = 0; j < c.N && ok; ++j) {
+                    const T bound = Cabs.m()(i, j) + 3;
+                    ok = close(Cg.m()(i, j), Cref.m()(i, j), bound, c.K) &&
+                         close(Og.m()(i, j), Oref.m()(i, j), bound, c.K);
+                    Cg.m()(i, j) = Cref.m()(i, j) = T(0);
+                }
+            // Padding around the view of C must be untouched.
+            ok = ok && Cg.s == Cref.s;
+            for (std::size_t s = 0; s < csg.s.size() && ok; ++s)
+                ok = close(csg.s[s], csref.s[s], T(c.K), c.K);
+            if (!ok && failures++ < 20) std::printf("MISMATCH %s\n", describe(c, type).c_str());
+        } else if (std::memcmp(first_c.data(), Cg.s.data(), Cg.s.size() * sizeof(T)) ||
+                   std::memcmp(first_o.data(), Og.s.data(), Og.s.size() * sizeof(T)) ||
+                   std::memcmp(first_cs.data(), csg.s.data(), csg.s.size() * sizeof(T))) {
+            if (failures++ < 20)
+                std::printf("NOT BITWISE EQUAL with %d threads: %s\n", threads,
+                            describe(c, type).c_str());
+        }
+    }
+}
+
+template <class T>
+void run_all(const char* type, int mr, int nr, int kc) {
+    std::vector<index_t> dims = {1, 2, 3, mr - 1, mr, mr + 1, nr - 1, nr, nr + 1, 2 * nr + 1, 32, 200, 257};
+    std::vector<index_t> kdims = {1, 2, 3, 7, 32, 200, kc, kc + 1, 257};
+    const Act acts[] = {Act::identity, Act::relu, Act::leaky_relu, Act::tanh, Act::sigmoid,
+                        Act::gelu, Act::gelu_tanh, Act::silu, Act::softplus};
+    std::uniform_int_distribution<int> pick(0, 1 << 20);
+    auto any = [&](const std::vector<index_t>& v) { return v[std::size_t(pick(rng)) % v.size()]; };
+    // Seed network and MLP products (row-major and the transposed views training uses).
+    const index_t shapes[][3] = {{200, 32, 3}, {200, 1, 32}, {32, 1, 200}, {200, 32, 1},
+                                 {3, 32, 200}, {256, 512, 784}, {256, 10, 512}, {512, 10, 256}};
+    for (auto& s : shapes)
+        for (int la = 0; la < 2; ++la)
+            for (int lb = 0; lb < 2; ++lb)
+                run_case<T>({s[0], s[1], s[2], la, lb, 0, la == lb, 1 | 2 | 16, Act::tanh, Act::relu},
+                            type);
+    // Every layout combination and epilogue subset on random awkward sizes.
+    for (int la = 0; la < 4; ++la)
+        for (int lb = 0; lb < 4; ++lb)
+            for (int lc = 0; lc < 4; ++lc)
+                for (int rep = 0; rep < 6; ++rep) {
+                    Case c{any(dims), any(dims), any(kdims), la, lb, lc, bool(rep & 1), pick(rng) % 32,
+                           acts[pick(rng) % 9], acts[pick(rng) % 9]};
+                    run_case<T>(c, type);
+                }
+    // Every activation in both epilogue roles, and empty dimensions.
+    for (Act a : acts) run_case<T>({37, 29, 41, 0, 0, 0, true, 31, a, a}, type);
+    run_case<T>({5, 7, 0, 0, 0, 0, true, 31, Act::tanh, Act::silu}, type);
+    run_case<T>({0, 7, 5, 0, 0, 0, false, 16, Act::identity, Act::identity}, type);
+    // Large enough to run threaded and to cross KC/MC/NC block edges.
+    run_case<T>({301, 263, 2 * kc + 5, 0, 0, 0, false, 31, Act::gelu, Act::sigmoid}, type);
+    run_case<T>({263, 301, kc + 1, 1, 1, 2, true, 3, Act::relu, Act::relu}, type);
+    run_case<T>({97, 1100, 300, 0, 1, 0, false, 1 | 2, Act::relu, Act::relu}, type);
+}
+
+}  // namespace
+
+int main() {
+    for (const char* isa : {"portable", "avx2", "avx512"}) {
+        if (std::strcmp(gemm_select_isa(isa), isa) != 0) {
+            std::printf("[skip] %s not supported here\n", isa);
+            continue;
+        }
+        const int before = failures, checks_before = checks;
+        const GemmKernels& k = gemm_kernels();
+        run_all<float>("float", k.f32.mr, k.f32.nr, k.f32.kc);
+        run_all<double>("double", k.f64.mr, k.f64.nr, k.f64.kc);
+        std::printf("[%s] %d cases, %d failures\n", isa, checks - checks_before, failures - before);
+    }
+    std::printf(failures ? "FAILED\n" : "OK\n");
+    return failures ? 1 : 0;
+}
