@@ -95,6 +95,12 @@ void bind_kernels(py::module_& m, const std::string& sfx) {
               const double v = loss_forward<T>(spec, pred.data(), t, n, d, gp);
               return py::make_tuple(v, g);
           });
+    m.def(("log_softmax" + sfx).c_str(), [](carr z) {
+        require(z.ndim() == 2, "log_softmax expects a 2-D array");
+        py::array_t<T> out(z.request().shape);
+        log_softmax_forward<T>(out.mutable_data(), z.data(), z.shape(0), z.shape(1));
+        return out;
+    });
     m.def(("optim_update" + sfx).c_str(),
           [](const OptSpec& spec, std::int64_t step, carr p, carr g, std::vector<carr> states) {
               require(g.size() == p.size(), "grad size differs from param size");

@@ -89,7 +89,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                 last_poll = clock::now();
             }
         }
-        res.loss.push_back(loss.mean ? total / double(n) : total);
+        res.loss.push_back(total / double(n));  // per-sample mean over the epoch
         if (val) {
             net.predict(val->x, val->n, vpred.data(), scratch.data());
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,

@@ -20,10 +20,14 @@ namespace fastmlp {
 
 namespace {
 
-// Problems with at most this many B elements (K x N) and A rows run without
-// packing A: everything stays in L1/L2 and packing would cost more than it saves.
-constexpr index_t kDirectMaxB = 32 * 1024;
-constexpr index_t kDirectMaxM = 256;
+// Problems whose B (K x N) has at most kDirectMaxB elements run without packing
+// A: B stays in L2 while each row block of A streams through L1 once, and A is
+// reused over too few column tiles for packing it to pay off. With few rows
+// (M <= kDirectFewRows) packing B is poorly amortised, so the limit is higher.
+// Measured on Zen 3 (bench_gemm): the paths tie around these sizes.
+constexpr index_t kDirectMaxB = 16 * 1024;
+constexpr index_t kDirectFewRows = 96;
+constexpr index_t kDirectMaxBFewRows = 64 * 1024;
 // Below this many flops one thread is faster than waking the others.
 constexpr double kParallelMinFlops = 1.0e6;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
@@ -250,13 +254,14 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
         const int nt = threads_for(M, N, K);
         if (N == 1 && A.cs == 1 && B.rs == 1) {
             run_dot(P, nt);
-        } else if (4 * N <= uk.nr && A.rs == 1 && M > N && M <= kDirectMaxB / K) {
+        } else if (4 * N <= uk.nr && A.rs == 1 && M > N) {
             // Few columns and A stored by columns: C^T = B^T A^T keeps the kernel's
-            // vectors along M instead of mostly empty along N.
+            // vectors along M instead of mostly empty along N, and with N <= mr
+            // rows it is a single row block that reads A once.
             const Problem<T> PT{uk, N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate, nullptr};
             run_direct(PT, nt);
             if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
-        } else if (M <= kDirectMaxM && K * N <= kDirectMaxB) {
+        } else if (K * N <= (M <= kDirectFewRows ? kDirectMaxBFewRows : kDirectMaxB)) {
             run_direct(P, nt);
         } else {
             run_packed(P, nt);

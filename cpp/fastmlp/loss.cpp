@@ -40,6 +40,16 @@ inline double pointwise(const LossSpec& s, T p, T y, T* g) {
     return 0.0;
 }
 
+// log(sum(exp(row))) shifted by the row maximum.
+template <class T>
+double row_logsumexp(const T* row, index_t d) {
+    T mx = row[0];
+    for (index_t j = 1; j < d; ++j) mx = row[j] > mx ? row[j] : mx;
+    double se = 0.0;
+    for (index_t j = 0; j < d; ++j) se += std::exp(double(row[j] - mx));
+    return double(mx) + std::log(se);
+}
+
 template <class T>
 double cross_entropy(const T* z, const std::int64_t* labels, const T* w, index_t n, index_t d,
                      T* grad, T unit_scale) {
@@ -50,11 +60,7 @@ double cross_entropy(const T* z, const std::int64_t* labels, const T* w, index_t
         const std::int64_t c = labels[i];
         require(c >= 0 && c < d, "cross_entropy: label " + std::to_string(c) +
                                      " out of range [0, " + std::to_string(d) + ")");
-        T mx = row[0];
-        for (index_t j = 1; j < d; ++j) mx = row[j] > mx ? row[j] : mx;
-        double se = 0.0;
-        for (index_t j = 0; j < d; ++j) se += std::exp(double(row[j] - mx));
-        const double lse = double(mx) + std::log(se);
+        const double lse = row_logsumexp(row, d);
         total += (lse - double(row[c])) * (w ? double(w[i]) : 1.0);
         if (grad) {
             T* g = grad + i * d;
@@ -98,6 +104,16 @@ double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n
     return total / denom;
 }
 
+template <class T>
+void log_softmax_forward(T* out, const T* z, index_t n, index_t d) {
+    for (index_t i = 0; i < n; ++i) {
+        const double lse = row_logsumexp(z + i * d, d);
+        for (index_t j = 0; j < d; ++j) out[i * d + j] = T(double(z[i * d + j]) - lse);
+    }
+}
+
+template void log_softmax_forward<float>(float*, const float*, index_t, index_t);
+template void log_softmax_forward<double>(double*, const double*, index_t, index_t);
 template double loss_forward<float>(const LossSpec&, const float*, Targets<float>, index_t,
                                     index_t, float*);
 template double loss_forward<double>(const LossSpec&, const double*, Targets<double>, index_t,

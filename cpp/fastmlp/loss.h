@@ -27,4 +27,8 @@ template <class T>
 double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
                     T* grad);
 
+// out[n x d] = log_softmax of each row of z (max-shifted: stable for any logits).
+template <class T>
+void log_softmax_forward(T* out, const T* z, index_t n, index_t d);
+
 }  // namespace fastmlp

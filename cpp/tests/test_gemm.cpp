@@ -157,6 +157,9 @@ void run_all(const char* type, int mr, int nr, int kc) {
     run_case<T>({301, 263, 2 * kc + 5, 0, 0, 0, false, 31, Act::gelu, Act::sigmoid}, type);
     run_case<T>({263, 301, kc + 1, 1, 1, 2, true, 3, Act::relu, Act::relu}, type);
     run_case<T>({97, 1100, 300, 0, 1, 0, false, 1 | 2, Act::relu, Act::relu}, type);
+    // Threaded matrix-vector (dot) and few-column (transposed) paths.
+    run_case<T>({2001, 1, 300, 0, 0, 0, true, 31, Act::silu, Act::tanh}, type);
+    run_case<T>({3001, 3, 170, 1, 0, 0, false, 31, Act::softplus, Act::gelu_tanh}, type);
 }
 
 }  // namespace

@@ -132,10 +132,14 @@ def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
 
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
-    """Stable log-softmax: x - max - log(sum(exp(x - max)))."""
-    xa, _ = _elementwise(x, "x")
-    shifted = xa - xa.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    """Stable log-softmax (max-shifted) along axis, as one native pass."""
+    xa, dt = _elementwise(x, "x")
+    if xa.ndim == 0:
+        raise ValueError("log_softmax needs at least one dimension")
+    moved = np.ascontiguousarray(np.moveaxis(xa, axis, -1))
+    flat = moved.reshape(-1, moved.shape[-1]) if moved.size else moved.reshape(0, moved.shape[-1])
+    out = _core_fn("log_softmax", dt)(flat) if flat.size else flat.copy()
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:

@@ -341,6 +341,8 @@ class Sequential(Module):
         return self._impl.backward(g, True)
 
     def _optimizer(self, optimizer):
+        """The given optimizer, checked; None: the model's own Adam(lr=1e-3), created once
+        and shared by train_step and fit so that repeated calls continue its state."""
         from .optim import Adam, Optimizer
         if optimizer is None:
             if self._default_opt is None:

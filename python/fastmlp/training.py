@@ -109,9 +109,6 @@ def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuf
     if metrics and vx is None:
         raise ValueError("metrics are measured on validation data: pass validation_data "
                          "or validation_split")
-    if optimizer is None:
-        from .optim import Adam
-        optimizer = Adam(net.parameters(), lr=1e-3)
     opt = net._optimizer(optimizer)
     if scheduler is not None and scheduler.optimizer is not opt:
         raise ValueError("scheduler must schedule the optimizer passed to fit")

@@ -1,0 +1,136 @@
+"""Thread-count independence and concurrent training from several Python threads."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+
+
+@pytest.fixture
+def restore_threads():
+    n = fm.get_num_threads()
+    yield
+    fm.set_num_threads(n)
+
+
+def _data(n=256, n_in=64, n_out=4, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_in)).astype(dtype)
+    y = np.tanh(x @ rng.standard_normal((n_in, n_out)) / 8).astype(dtype)
+    return x, y
+
+
+def _net(dtype="float32", seed=0, n_in=64, width=192, n_out=4):
+    # 256 x 192 x 192 gemms are ~19 MFLOP: far above the core's threading threshold
+    return fm.Sequential(fm.Linear(n_in, width), fm.ReLU(), fm.Linear(width, width), fm.Tanh(),
+                         fm.Linear(width, n_out), dtype=dtype, seed=seed)
+
+
+def _train(dtype, seed=0, data_seed=0, batch_size=None, shuffle=False, epochs=4,
+           opt="adam"):
+    x, y = _data(dtype=np.dtype(dtype), seed=data_seed)
+    net = _net(dtype, seed=seed)
+    o = (fm.optim.Adam(net.parameters(), lr=1e-3) if opt == "adam"
+         else fm.optim.SGD(net.parameters(), lr=0.05, momentum=0.9))
+    hist = net.fit(x, y, optimizer=o, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                   seed=7)
+    return [p.data.copy() for p in net.parameters()], hist.loss.copy(), net.predict(x)
+
+
+def _assert_identical(a, b):
+    wa, la, pa = a
+    wb, lb, pb = b
+    for x, y in zip(wa, wb):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(la, lb)
+    np.testing.assert_array_equal(pa, pb)
+
+
+def test_openmp_available():
+    # the thread-count tests below are only meaningful if the core can actually thread
+    assert fm.build_info()["openmp"] is True
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_size,shuffle,opt", [(None, False, "adam"),
+                                                    (96, True, "sgd")])
+def test_fit_bitwise_identical_for_any_thread_count(dtype, batch_size, shuffle, opt,
+                                                    restore_threads):
+    results = []
+    for n in (1, 2, 3):
+        fm.set_num_threads(n)
+        assert fm.get_num_threads() == n
+        results.append(_train(dtype, batch_size=batch_size, shuffle=shuffle, opt=opt))
+    for r in results[1:]:
+        _assert_identical(results[0], r)
+    assert results[0][1][-1] < results[0][1][0]  # it trained
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_train_step_and_predict_identical_for_any_thread_count(dtype, restore_threads):
+    x, y = _data(dtype=np.dtype(dtype), seed=3)
+    outs = []
+    for n in (1, 2, 3):
+        fm.set_num_threads(n)
+        net = _net(dtype, seed=2)
+        opt = fm.optim.Adam(net.parameters(), lr=1e-3)
+        losses = [net.train_step(x, y, optimizer=opt) for _ in range(3)]
+        outs.append(([p.data.copy() for p in net.parameters()], np.array(losses),
+                     net.predict(x)))
+    for r in outs[1:]:
+        _assert_identical(outs[0], r)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_two_python_threads_training_concurrently_equal_serial(dtype, restore_threads):
+    fm.set_num_threads(2)
+    jobs = [dict(dtype=dtype, seed=1, data_seed=10, batch_size=64, shuffle=True, epochs=3),
+            dict(dtype=dtype, seed=2, data_seed=20, batch_size=None, shuffle=False, epochs=6,
+                 opt="sgd")]
+    serial = [_train(**j) for j in jobs]
+
+    results = [None, None]
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = _train(**jobs[i])
+        except BaseException as e:  # noqa: BLE001 - report in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for s, c in zip(serial, results):
+        _assert_identical(s, c)
+    # the two jobs really are different trainings
+    assert not np.array_equal(serial[0][1][:3], serial[1][1][:3])
+
+
+def test_concurrent_fit_and_predict_on_other_model(restore_threads):
+    """One thread fits model A while the main thread predicts with model B: B's outputs
+    are unaffected, and A ends as a serial fit would."""
+    fm.set_num_threads(2)
+    serial = _train("float32", seed=5, data_seed=1, batch_size=32, shuffle=True, epochs=3)
+    x, _ = _data(seed=9)
+    b = _net("float32", seed=6)
+    want = b.predict(x)
+    out = [None]
+
+    def run():
+        out[0] = _train("float32", seed=5, data_seed=1, batch_size=32, shuffle=True, epochs=3)
+
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(20):
+        np.testing.assert_array_equal(b.predict(x), want)
+    t.join()
+    _assert_identical(serial, out[0])
