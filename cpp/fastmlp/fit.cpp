@@ -64,13 +64,12 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     res.loss.reserve(size_t(o.epochs));
     auto last_poll = clock::now();
     const auto poll = std::chrono::duration<double>(o.poll_seconds);
-    net.training = true;
 
     for (index_t e = 1; e <= o.epochs; ++e) {
         if (o.shuffle)
             for (index_t i = n - 1; i > 0; --i)
                 std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
-        double total = 0.0;
+        double total = 0.0, seen = 0.0;  // seen: samples, or their weights
         for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
             const index_t b = std::min(bs, n - start);
             const T* x = o.shuffle ? batch.x.data() : train.x + start * in;
@@ -79,7 +78,11 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                                      : slice(train.t, start, out);
             try {
                 const double l = net.train_step(x, t, b, loss, opt, o.clip_norm);
-                total += loss.mean ? l * double(b) : l;
+                // The epoch's loss is the (weighted) per-sample mean over all batches.
+                double weight = double(b);
+                if (t.w && loss.mean) weight = std::accumulate(t.w, t.w + b, 0.0);
+                total += loss.mean ? l * weight : l;
+                seen += weight;
             } catch (const NonFiniteError& err) {
                 throw NonFiniteError(std::string(err.what()) + " at epoch " + std::to_string(e) +
                                      ", step " + std::to_string(step));
@@ -89,7 +92,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                 last_poll = clock::now();
             }
         }
-        res.loss.push_back(total / double(n));  // per-sample mean over the epoch
+        res.loss.push_back(seen > 0.0 ? total / seen : 0.0);
         if (val) {
             net.predict(val->x, val->n, vpred.data(), scratch.data());
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,

@@ -34,6 +34,31 @@ bool unit_cols(const Epilogue<T>& ep, Mat<T> C) {
            (!ep.dact_x.p || ep.dact_x.cs == 1) && (!ep.dact_y.p || ep.dact_y.cs == 1);
 }
 
+// c = (c + bias) * f'(x, y) on unit-stride rows. Which operands exist is a
+// compile-time choice: a conditional load in the loop would stop GCC from
+// if-converting and vectorising it (relu' became a mispredicted branch).
+template <class T, Act K, bool BIAS, bool Y>
+void bias_dact_rows(const Epilogue<T>& ep, Mat<T> C, index_t i0, index_t i1, index_t j0,
+                    index_t j1) {
+    ActSpec s = ep.dact;
+    s.kind = K;
+    const index_t n = j1 - j0;
+    const T* bias = BIAS ? ep.bias + j0 : nullptr;
+    for (index_t i = i0; i < i1; ++i) {
+        T* c = &C(i, j0);
+        const T* x = &ep.dact_x(i, j0);
+        const T* y = Y ? &ep.dact_y(i, j0) : nullptr;
+        for (index_t j = 0; j < n; ++j) {
+            T cj = c[j];
+            if constexpr (BIAS) cj += bias[j];
+            if constexpr (Y)
+                c[j] = cj * act_derivative<T>(s, x[j], y[j]);
+            else
+                c[j] = cj * act_derivative<T>(s, x[j], T(0));
+        }
+    }
+}
+
 }  // namespace epilogue_detail
 
 template <class T>
@@ -50,18 +75,17 @@ void epilogue_block(const Epilogue<T>& ep, Mat<T> C, index_t i0, index_t i1, ind
     const index_t n = j1 - j0;
     const T* bias = ep.bias ? ep.bias + j0 : nullptr;
     if (ep.dact_x.p) {
+        const bool has_y = ep.dact_y.p != nullptr;
         with_act(ep.dact.kind, [&](auto kind) {
-            ActSpec s = ep.dact;
-            s.kind = kind;
-            for (index_t i = i0; i < i1; ++i) {
-                T* c = &C(i, j0);
-                const T* x = &ep.dact_x(i, j0);
-                const T* y = ep.dact_y.p ? &ep.dact_y(i, j0) : nullptr;
-                for (index_t j = 0; j < n; ++j) {
-                    const T cj = bias ? c[j] + bias[j] : c[j];
-                    c[j] = cj * act_derivative<T>(s, x[j], y ? y[j] : T(0));
-                }
-            }
+            constexpr Act K = decltype(kind)::value;
+            if (bias && has_y)
+                bias_dact_rows<T, K, true, true>(ep, C, i0, i1, j0, j1);
+            else if (bias)
+                bias_dact_rows<T, K, true, false>(ep, C, i0, i1, j0, j1);
+            else if (has_y)
+                bias_dact_rows<T, K, false, true>(ep, C, i0, i1, j0, j1);
+            else
+                bias_dact_rows<T, K, false, false>(ep, C, i0, i1, j0, j1);
         });
     } else if (bias) {
         for (index_t i = i0; i < i1; ++i) {

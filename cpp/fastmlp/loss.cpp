@@ -84,7 +84,8 @@ double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n
         weight = 0.0;
         for (index_t i = 0; i < n; ++i) weight += double(t.w[i]);
     }
-    const double denom = spec.mean ? weight * double(per_sample) : 1.0;
+    // A batch whose weights are all zero contributes nothing (not 0/0).
+    const double denom = spec.mean && weight > 0.0 ? weight * double(per_sample) : 1.0;
     const T scale = T(1.0 / denom);
     if (spec.kind == LossKind::cross_entropy)
         return cross_entropy(pred, t.labels, t.w, n, d, grad, scale) / denom;

@@ -137,6 +137,7 @@ const T* Net<T>::forward(const T* x, index_t n) {
     n_ = n;
     x_ = x;
     draw_ = dropout_draws;
+    dropout_on_ = training;
     if (training) ++dropout_draws;
     const T* in = x;
     for (size_t i = 0; i < layers_.size(); ++i) {
@@ -183,7 +184,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
                 act_backward(g, g, in, out_of(r), n * w_in, L.spec.act);
                 break;
             case LayerKind::dropout:
-                dropout_apply(g, g, n * w_in, L.spec.p, dropout_seed, draw_ * 65536 + r);
+                if (dropout_on_) dropout_apply(g, g, n * w_in, L.spec.p, dropout_seed, draw_ * 65536 + r);
                 break;
             case LayerKind::linear: {
                 const index_t k = L.spec.in, m = L.spec.out;

@@ -77,7 +77,8 @@ private:
     index_t cap_ = 0, n_ = 0;
     const T* x_ = nullptr;
     bool have_forward_ = false;
-    std::uint64_t draw_ = 0;  // dropout draw used by the last forward
+    std::uint64_t draw_ = 0;    // dropout draw used by the last forward
+    bool dropout_on_ = false;  // whether the last forward applied dropout
 };
 
 template <class T>

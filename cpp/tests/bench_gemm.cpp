@@ -54,10 +54,10 @@ double gflops(index_t M, index_t N, index_t K, int trans) {
     return 2.0 * double(M) * double(N) * double(K) / s * 1e-9;
 }
 
-// One training step of the seed MLP 3 -> 32 (tanh) -> 1 on a batch of 200:
-// forward with fused bias/activation, backward with fused colsum and tanh'.
+// One training step of the seed MLP 3 -> 32 (act) -> 1 on a batch of 200:
+// forward with fused bias/activation, backward with fused colsum and act'.
 template <class T>
-double seed_step_us() {
+double seed_step_us(Act act) {
     const index_t n = 200, d = 3, h = 32;
     std::vector<T> x = random_vec<T>(n * d), w1 = random_vec<T>(d * h), b1 = random_vec<T>(h),
                    w2 = random_vec<T>(h), b2 = random_vec<T>(1), z(n * h), a(n * h), y(n),
@@ -66,7 +66,7 @@ double seed_step_us() {
         Epilogue<T> e1;
         e1.bias = b1.data();
         e1.act_out = rowmajor(a.data(), h);
-        e1.act = ActSpec{Act::tanh};
+        e1.act = ActSpec{act};
         gemm<T>(n, h, d, cm(x.data(), d), cm(w1.data(), h),
                 rowmajor(z.data(), h), false, &e1);
         Epilogue<T> e2;
@@ -78,7 +78,7 @@ double seed_step_us() {
         gemm<T>(h, 1, n, CMat<T>{a.data(), 1, h}, cm(g.data(), 1),
                 rowmajor(gw2.data(), 1), false, &e3);
         Epilogue<T> e4;
-        e4.dact = ActSpec{Act::tanh};
+        e4.dact = ActSpec{act};
         e4.dact_x = cm(z.data(), h);
         e4.dact_y = cm(a.data(), h);
         gemm<T>(n, h, 1, cm(g.data(), 1), CMat<T>{w2.data(), 1, 1},
@@ -129,8 +129,10 @@ int main(int argc, char** argv) {
                         (long long)K, (long long)N, tr == 1 ? "AtB" : tr == 2 ? "ABt" : "AB ",
                         gflops<float>(M, N, K, tr), gflops<double>(M, N, K, tr));
         }
-        std::printf("  seed training step (5 products + epilogues): float %.2f us, double %.2f us\n",
-                    seed_step_us<float>(), seed_step_us<double>());
+        for (Act act : {Act::relu, Act::tanh})
+            std::printf("  seed step, 5 products + %s epilogues: float %.2f us, double %.2f us\n",
+                        act == Act::relu ? "relu" : "tanh", seed_step_us<float>(act),
+                        seed_step_us<double>(act));
         seed_products<float>();
     }
     return 0;

@@ -1,7 +1,7 @@
 """fastmlp: train and run multilayer perceptrons on a CPU with the whole loop native."""
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import functional, init, metrics, optim
+from . import functional, init, metrics, optim, plot
 from ._core import get_num_threads
 from .linear_model import LinearRegression
 from .training import History
@@ -33,5 +33,5 @@ __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GELU", "History", "HuberLoss",
     "Identity", "L1Loss", "LeakyReLU", "Linear", "LinearRegression", "MSELoss", "Module",
     "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
-    "functional", "get_num_threads", "init", "metrics", "optim", "set_num_threads",
+    "functional", "get_num_threads", "init", "metrics", "optim", "plot", "set_num_threads",
 ]

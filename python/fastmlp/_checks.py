@@ -8,10 +8,11 @@ DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 def model_dtype(dtype) -> np.dtype:
     try:
-        dt = np.dtype(dtype)
+        # np.dtype(None) is float64: refuse None before asking NumPy.
+        dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in DTYPES.values():
+    if dt is None or dt.name not in DTYPES:
         raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return dt
 
@@ -92,6 +93,16 @@ def inplace_target(a, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be C-contiguous to be updated in place "
                          f"(an update of a copy would be lost)")
     return a
+
+
+def exact(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
+    """`a` must already have ref's dtype and shape (no silent rounding on assignment)."""
+    arr = real_array(a, name)
+    if arr.dtype != ref.dtype:
+        raise TypeError(f"{name} must have dtype {ref.dtype} like {ref_name}, got {arr.dtype}")
+    if arr.shape != ref.shape:
+        raise ValueError(f"{name} must have the shape of {ref_name} {ref.shape}, got {arr.shape}")
+    return arr
 
 
 def like(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:

@@ -121,9 +121,10 @@ def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
     w, g = _update_target(w, g)
     for name, s in (("m", m), ("v", v)):
         _checks.inplace_target(s, name)
-        if s.shape != w.shape or s.dtype != w.dtype:
-            raise ValueError(f"{name} must match w: shape {w.shape} dtype {w.dtype}, "
-                             f"got shape {s.shape} dtype {s.dtype}")
+        if s.dtype != w.dtype:
+            raise TypeError(f"{name} must have w's dtype {w.dtype}, got {s.dtype}")
+        if s.shape != w.shape:
+            raise ValueError(f"{name} must have w's shape {w.shape}, got {s.shape}")
     step = _checks.positive_int(step, "step")
     spec = _core.OptSpec()
     spec.kind, spec.lr, spec.beta1, spec.beta2 = 1, float(lr), float(beta1), float(beta2)

@@ -29,12 +29,12 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def uniform_(p, low: float = 0.0, high: float = 1.0, seed=None):
-    p.data = _rng(seed).uniform(low, high, p.shape)
+    p.data = _rng(seed).uniform(low, high, p.shape).astype(p.dtype)
     return p
 
 
 def normal_(p, mean: float = 0.0, std: float = 1.0, seed=None):
-    p.data = _rng(seed).normal(mean, std, p.shape)
+    p.data = _rng(seed).normal(mean, std, p.shape).astype(p.dtype)
     return p
 
 

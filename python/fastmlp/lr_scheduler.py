@@ -7,12 +7,16 @@ from __future__ import annotations
 import math
 
 
+def _check_optimizer(optimizer):
+    from .optim import Optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a fastmlp optimizer, got {type(optimizer).__name__}")
+    return optimizer
+
+
 class _Scheduler:
     def __init__(self, optimizer):
-        from .optim import Optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a fastmlp optimizer, got {type(optimizer).__name__}")
-        self.optimizer = optimizer
+        self.optimizer = _check_optimizer(optimizer)
         self.base_lr = optimizer.lr
         self.last_epoch = 0
 
@@ -75,7 +79,7 @@ class ReduceLROnPlateau:
             raise ValueError("mode must be 'min'/'max' and threshold_mode 'rel'/'abs'")
         if not 0.0 < factor < 1.0:
             raise ValueError(f"factor must be in (0, 1), got {factor}")
-        self.optimizer = optimizer
+        self.optimizer = _check_optimizer(optimizer)
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.min_lr, self.eps = int(cooldown), float(min_lr), float(eps)

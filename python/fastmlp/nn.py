@@ -26,7 +26,7 @@ class Parameter:
 
     @data.setter
     def data(self, value) -> None:
-        self._data[...] = _checks.like(value, "data", self._data, self.name or "parameter")
+        self._data[...] = _checks.exact(value, "data", self._data, self.name or "parameter")
 
     @property
     def grad(self) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""Shared test helpers: tolerances and fastmlp <-> numpy_ref conversion."""
+from __future__ import annotations
+
+import numpy as np
+
+import fastmlp as fm
+
+SIZES = (1, 3, 7, 17, 32, 33, 257)
+DTYPES = ("float64", "float32")
+
+# Every activation layer of fastmlp.nn and its numpy_ref name and parameters.
+ACTIVATIONS = {
+    "identity": (lambda: fm.Identity(), "identity", {}),
+    "relu": (lambda: fm.ReLU(), "relu", {}),
+    "leaky_relu": (lambda: fm.LeakyReLU(), "leaky_relu", {"slope": 0.01}),
+    "leaky_relu_0.2": (lambda: fm.LeakyReLU(0.2), "leaky_relu", {"slope": 0.2}),
+    "tanh": (lambda: fm.Tanh(), "tanh", {}),
+    "sigmoid": (lambda: fm.Sigmoid(), "sigmoid", {}),
+    "gelu": (lambda: fm.GELU(), "gelu", {}),
+    "gelu_tanh": (lambda: fm.GELU(approximate="tanh"), "gelu_tanh", {}),
+    "silu": (lambda: fm.SiLU(), "silu", {}),
+    "softplus": (lambda: fm.Softplus(), "softplus", {"beta": 1.0, "threshold": 20.0}),
+    "softplus_b2_t1": (lambda: fm.Softplus(beta=2.0, threshold=1.0), "softplus",
+                       {"beta": 2.0, "threshold": 1.0}),
+}
+
+
+def rtol_for(dtype) -> float:
+    return 1e-10 if np.dtype(dtype) == np.float64 else 1e-5
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, scale=None, err_msg=""):
+    """|actual - expected| <= rtol * (|expected| + scale): relative, with an absolute floor
+    proportional to the typical magnitude of the values (for entries near 0)."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if dtype is None:
+        dtype = actual.dtype if actual.dtype.kind == "f" else np.float64
+    if rtol is None:
+        rtol = rtol_for(dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape, err_msg)
+    if scale is None:
+        scale = float(np.max(np.abs(expected))) if expected.size else 1.0
+        scale = scale if scale > 0 else 1.0
+    np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64),
+                               rtol=rtol, atol=rtol * scale, err_msg=err_msg)
+
+
+def ref_layers(net, dtype=np.float64):
+    """numpy_ref layers with copies of net's weights (cast to dtype)."""
+    out = []
+    for layer in net:
+        if isinstance(layer, fm.Linear):
+            b = None if layer.bias is None else layer.bias.data.astype(dtype, copy=True)
+            out.append(("linear", layer.weight.data.astype(dtype, copy=True), b))
+        elif isinstance(layer, fm.Identity):
+            out.append(("act", "identity", {}))
+        elif isinstance(layer, fm.ReLU):
+            out.append(("act", "relu", {}))
+        elif isinstance(layer, fm.LeakyReLU):
+            out.append(("act", "leaky_relu", {"slope": layer.negative_slope}))
+        elif isinstance(layer, fm.Tanh):
+            out.append(("act", "tanh", {}))
+        elif isinstance(layer, fm.Sigmoid):
+            out.append(("act", "sigmoid", {}))
+        elif isinstance(layer, fm.GELU):
+            out.append(("act", "gelu" if layer.approximate == "none" else "gelu_tanh", {}))
+        elif isinstance(layer, fm.SiLU):
+            out.append(("act", "silu", {}))
+        elif isinstance(layer, fm.Softplus):
+            out.append(("act", "softplus", {"beta": layer.beta, "threshold": layer.threshold}))
+        else:
+            raise TypeError(f"no reference for {layer!r}")
+    return out
+
+
+def mlp(sizes, act="relu", dtype="float64", seed=0, bias=True):
+    """Sequential(Linear, act, Linear, act, ..., Linear) over the given widths."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(fm.Linear(a, b, bias=bias, dtype=dtype))
+        if i + 2 < len(sizes):
+            layers.append(ACTIVATIONS[act][0]())
+    return fm.Sequential(*layers, dtype=dtype, seed=seed)
