@@ -3,6 +3,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import functional, init, metrics, optim, plot
 from ._core import get_num_threads
+from .saving import load, save
 from .linear_model import LinearRegression
 from .training import History
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
@@ -33,5 +34,5 @@ __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GELU", "History", "HuberLoss",
     "Identity", "L1Loss", "LeakyReLU", "Linear", "LinearRegression", "MSELoss", "Module",
     "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
-    "functional", "get_num_threads", "init", "metrics", "optim", "plot", "set_num_threads",
+    "functional", "get_num_threads", "init", "load", "metrics", "optim", "plot", "save", "set_num_threads",
 ]

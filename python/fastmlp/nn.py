@@ -131,9 +131,16 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}"
 
+    def config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.bias is not None, "init": self.init}
+
 
 class _Activation(Module):
     _kind = "identity"
+
+    def config(self) -> dict:
+        return {}
 
     def _params(self) -> tuple:
         return 0.0, 0.0
@@ -176,6 +183,9 @@ class LeakyReLU(_Activation):
     def _params(self):
         return self.negative_slope, 0.0
 
+    def config(self):
+        return {"negative_slope": self.negative_slope}
+
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
 
@@ -190,6 +200,9 @@ class GELU(_Activation):
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
 
+    def config(self):
+        return {"approximate": self.approximate}
+
 
 class Softplus(_Activation):
     _kind = "softplus"
@@ -201,6 +214,9 @@ class Softplus(_Activation):
 
     def _params(self):
         return self.beta, self.threshold
+
+    def config(self):
+        return {"beta": self.beta, "threshold": self.threshold}
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -220,6 +236,9 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+    def config(self):
+        return {"p": self.p}
 
 
 class Sequential(Module):
