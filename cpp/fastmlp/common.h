@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -56,6 +57,26 @@ struct ActSpec {
 
 inline void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument(what);
+}
+
+// 1 if x is NaN or Inf, else 0, from the exponent bits: OR-reductions of this
+// vectorise, where a floating-point test in a loop would not without -ffast-math.
+inline std::uint32_t nonfinite(float x) {
+    std::uint32_t b;
+    std::memcpy(&b, &x, sizeof b);
+    return (b & 0x7f800000u) == 0x7f800000u;
+}
+inline std::uint32_t nonfinite(double x) {
+    std::uint64_t b;
+    std::memcpy(&b, &x, sizeof b);
+    return (b & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+}
+
+template <class T>
+bool all_finite(const T* p, index_t n) {
+    std::uint32_t bad = 0;
+    for (index_t i = 0; i < n; ++i) bad |= nonfinite(p[i]);
+    return bad == 0;
 }
 
 // Thread count used by the core's parallel regions (1 when built without OpenMP).

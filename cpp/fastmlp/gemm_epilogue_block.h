@@ -42,6 +42,11 @@ void bias_dact_rows(const Epilogue<T>& ep, Mat<T> C, index_t i0, index_t i1, ind
                     index_t j1) {
     ActSpec s = ep.dact;
     s.kind = K;
+    // relu' is 1 or 0; GCC folds c * (x > 0 ? 1 : 0) into a branch around c * 0
+    // (it may not speculate that multiply under -ftrapping-math) unless both
+    // constants are opaque. Same values (c * 0 keeps NaN), but it vectorises.
+    T zero = T(0), one = T(1);
+    __asm__("" : "+r"(zero), "+r"(one));
     const index_t n = j1 - j0;
     const T* bias = BIAS ? ep.bias + j0 : nullptr;
     for (index_t i = i0; i < i1; ++i) {
@@ -51,7 +56,9 @@ void bias_dact_rows(const Epilogue<T>& ep, Mat<T> C, index_t i0, index_t i1, ind
         for (index_t j = 0; j < n; ++j) {
             T cj = c[j];
             if constexpr (BIAS) cj += bias[j];
-            if constexpr (Y)
+            if constexpr (K == Act::relu)
+                c[j] = cj * (x[j] > T(0) ? one : zero);
+            else if constexpr (Y)
                 c[j] = cj * act_derivative<T>(s, x[j], y[j]);
             else
                 c[j] = cj * act_derivative<T>(s, x[j], T(0));

@@ -24,18 +24,6 @@ void dropout_apply(T* y, const T* x, index_t count, double p, std::uint64_t seed
 }  // namespace
 
 template <class T>
-bool all_finite(const T* p, index_t n) {
-    // Sums are NaN iff some term is NaN/Inf (inf - inf too); one branch per 64 values.
-    for (index_t i = 0; i < n; i += 64) {
-        T acc = T(0);
-        const index_t e = std::min(n, i + 64);
-        for (index_t j = i; j < e; ++j) acc += p[j] * T(0);
-        if (acc != T(0)) return false;
-    }
-    return true;
-}
-
-template <class T>
 index_t Net<T>::count_params(const std::vector<LayerSpec>& layers) {
     index_t total = 0;
     for (const auto& s : layers)
@@ -230,26 +218,25 @@ double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& l
     const double value = loss_forward(loss, out, t, n, out_features(), g);
     if (!std::isfinite(value)) throw NonFiniteError("loss is " + std::to_string(value));
     backward(g, nullptr, false);
-    if (!all_finite(grads_, n_params_)) throw NonFiniteError("gradient is not finite");
     if (clip_norm > 0.0) {
         // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if below 1.
         const double c = clip_norm / (grad_norm(opt.spans) + 1e-6);
         if (c < 1.0)
             for (index_t i = 0; i < n_params_; ++i) grads_[i] *= T(c);
     }
-    // Keep the pre-step weights: an update can overflow even with finite gradients.
+    // The update itself checks gradients and new weights; on failure the
+    // pre-step weights come back, since an update can also overflow.
     backup_.assign(params_, params_ + n_params_);
-    opt.step();
-    if (!all_finite(params_, n_params_)) {
+    if (!opt.step()) {
         std::copy(backup_.begin(), backup_.end(), params_);
-        throw NonFiniteError("update made a weight non-finite (learning rate too large?)");
+        throw NonFiniteError(all_finite(grads_, n_params_)
+                                 ? "update made a weight non-finite (learning rate too large?)"
+                                 : "gradient is not finite");
     }
     return value;
 }
 
 template class Net<float>;
 template class Net<double>;
-template bool all_finite<float>(const float*, index_t);
-template bool all_finite<double>(const double*, index_t);
 
 }  // namespace fastmlp

@@ -81,7 +81,4 @@ private:
     bool dropout_on_ = false;  // whether the last forward applied dropout
 };
 
-template <class T>
-bool all_finite(const T* p, index_t n);
-
 }  // namespace fastmlp

@@ -20,10 +20,11 @@ struct OptSpec {
 // Number of state buffers (each the size of the parameters) a spec needs.
 int optim_state_count(const OptSpec& spec);
 
-// One update of n parameters p with gradient g; `step` counts from 1.
+// One update of n parameters p with gradient g; `step` counts from 1. Returns
+// false if a gradient or an updated weight is NaN/Inf (the update still happened).
 // States: sgd {momentum buf}; adam/adamw {m, v, vmax}; rmsprop {square_avg, buf, grad_avg}.
 template <class T>
-void optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
+bool optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
                   index_t n);
 
 // A stretch of parameters (data, grad) of length n, its state at state_offset.
@@ -43,7 +44,7 @@ struct Optimizer {
     std::vector<T*> state;  // optim_state_count(spec) buffers of the spans' total length
     std::int64_t step_count = 0;
 
-    void step();
+    bool step();  // false if a gradient or an updated weight is NaN/Inf
     void zero_grad();
 };
 

@@ -17,21 +17,20 @@ def _core_fn(name: str, dt: np.dtype):
     return getattr(_core, f"{name}_{'f32' if dt == np.float32 else 'f64'}")
 
 
-def _strided(a, name: str, dt: np.dtype) -> np.ndarray:
-    """2-D array of dt; any strides are kept (the GEMM reads them)."""
+def _matrix(a, name: str, dt: np.dtype) -> np.ndarray:
+    """2-D C-ordered array of dt. The GEMM could read any strides, but its fastest
+    path for a shape depends on the layout, and results must not."""
     arr = _checks.real_array(a, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
-    if arr.dtype != dt or arr.strides[0] % dt.itemsize or arr.strides[1] % dt.itemsize:
-        arr = np.ascontiguousarray(arr, dtype=dt)
-    return arr
+    return np.ascontiguousarray(arr, dtype=dt)
 
 
 def linear(x, w, b=None) -> np.ndarray:
     """x @ w + b with x (n, in), w (in, out), b (out,)."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     dt = _float_dtype(xa, wa) if b is None else _float_dtype(xa, wa, _checks.real_array(b, "b"))
-    xa, wa = _strided(xa, "x", dt), _strided(wa, "w", dt)
+    xa, wa = _matrix(xa, "x", dt), _matrix(wa, "w", dt)
     if xa.shape[1] != wa.shape[0]:
         raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}: "
                          f"x.shape[1] must equal w.shape[0]")
@@ -47,10 +46,10 @@ def linear_backward(x, w, grad_out):
     """(dloss/dx, dloss/dw, dloss/db) of linear(x, w, b) given dloss/doutput."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     dt = _float_dtype(xa, wa)
-    xa, wa = _strided(xa, "x", dt), _strided(wa, "w", dt)
+    xa, wa = _matrix(xa, "x", dt), _matrix(wa, "w", dt)
     if xa.shape[1] != wa.shape[0]:
         raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}")
-    ga = _strided(grad_out, "grad_out", dt)
+    ga = _matrix(grad_out, "grad_out", dt)
     if ga.shape != (xa.shape[0], wa.shape[1]):
         raise ValueError(f"grad_out must have shape {(xa.shape[0], wa.shape[1])}, got {ga.shape}")
     return _core_fn("linear_backward", dt)(xa, wa, ga)
