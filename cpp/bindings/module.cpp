@@ -7,6 +7,7 @@
 #include "fastmlp/common.h"
 #include "fastmlp/fit.h"
 #include "fastmlp/gemm.h"
+#include "fastmlp/gemm_dispatch.h"
 #include "fastmlp/net.h"
 #include "kernels.h"
 
@@ -70,6 +71,28 @@ Targets<T> targets_of(const py::object& y, const py::object& labels,
 template <class T>
 carray<T> new_matrix(index_t rows, index_t cols) {
     return carray<T>({py::ssize_t(rows), py::ssize_t(cols)});
+}
+
+// Micro-kernel sets compiled into this binary.
+py::list isa_built() {
+    py::list out;
+    for (const GemmKernels* k : {gemm_kernels_portable(), gemm_kernels_avx2(), gemm_kernels_avx512()})
+        if (k) out.append(k->name);
+    return out;
+}
+
+// The built sets this CPU can run.
+py::list isa_runnable() {
+    py::list out;
+    out.append("portable");
+#if defined(__x86_64__) || defined(__i386__)
+    if (gemm_kernels_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        out.append("avx2");
+    if (gemm_kernels_avx512() && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("fma"))
+        out.append("avx512");
+#endif
+    return out;
 }
 
 template <class T>
@@ -270,7 +293,12 @@ PYBIND11_MODULE(_core, m) {
         py::dict d;
         d["compiler"] = std::string(__VERSION__);
         d["openmp"] = openmp_enabled();
+        d["num_threads"] = num_threads();
         d["isa"] = std::string(gemm_isa());
+        d["isa_built"] = isa_built();
+        d["isa_runnable"] = isa_runnable();
         return d;
     });
+    // For tests and benches: re-choose the GEMM micro-kernels ("" = best).
+    m.def("_select_isa", [](const std::string& r) { return std::string(gemm_select_isa(r.c_str())); });
 }

@@ -1,0 +1,66 @@
+"""Every GEMM micro-kernel set this machine can run, forced in turn, against NumPy."""
+import numpy as np
+import pytest
+
+import fastmlp as fm
+from fastmlp import _core
+
+RUNNABLE = fm.build_info()["isa_runnable"]
+SIZES = [1, 3, 5, 6, 7, 8, 15, 16, 17, 31, 33, 257]
+
+
+@pytest.fixture(params=RUNNABLE)
+def isa(request):
+    chosen = _core._select_isa(request.param)
+    assert chosen == request.param
+    assert fm.build_info()["isa"] == request.param
+    yield request.param
+    _core._select_isa("")
+
+
+def _operand(rng, rows, cols, dtype, layout):
+    a = rng.standard_normal((rows, cols)).astype(dtype)
+    if layout == "fortran":
+        return np.asfortranarray(a)
+    if layout == "strided":
+        big = np.zeros((rows * 2, cols * 3), dtype)
+        big[::2, ::3] = a
+        return big[::2, ::3]
+    if layout == "transposed":
+        return np.ascontiguousarray(a.T).T
+    return a
+
+
+def test_portable_and_the_best_isa_are_always_available():
+    assert "portable" in RUNNABLE
+    assert set(RUNNABLE) <= set(fm.build_info()["isa_built"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["c", "fortran", "strided", "transposed"])
+def test_gemm_matches_numpy_for_awkward_shapes(isa, dtype, layout):
+    rng = np.random.default_rng(hash((isa, layout)) % 2**32)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for m, k, n in [(s, SIZES[(i * 5) % len(SIZES)], SIZES[(i * 7 + 3) % len(SIZES)])
+                    for i, s in enumerate(SIZES)] + [(200, 3, 32), (200, 32, 1), (32, 200, 1),
+                                                     (3, 200, 32), (64, 300, 70)]:
+        a = _operand(rng, m, k, dtype, layout)
+        b = _operand(rng, k, n, dtype, layout)
+        c = np.full((m, n), 0.5, dtype)
+        getattr(_core, "gemm_f32" if dtype == np.float32 else "gemm_f64")(a, b, c, True, False)
+        want = 0.5 + a.astype(np.float64) @ b.astype(np.float64)
+        scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64) + 1
+        assert np.all(np.abs(c - want) <= tol * scale), (isa, m, k, n)
+
+
+def test_training_agrees_across_isas(isa):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((70, 9))
+    y = np.sin(x[:, :2])
+    net = fm.Sequential(fm.Linear(9, 33), fm.Tanh(), fm.Linear(33, 2), dtype="float64", seed=1)
+    hist = net.fit(x, y, epochs=20, batch_size=16, seed=2)
+    _core._select_isa("portable")
+    ref = fm.Sequential(fm.Linear(9, 33), fm.Tanh(), fm.Linear(33, 2), dtype="float64", seed=1)
+    ref_hist = ref.fit(x, y, epochs=20, batch_size=16, seed=2)
+    np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-10)
+    np.testing.assert_allclose(net._flat, ref._flat, rtol=1e-9, atol=1e-12)
