@@ -16,8 +16,8 @@ would (same batches, same initial weights):
 - alpha: scikit-learn adds ``alpha * W / batch_size`` to each weight's gradient. Here it is
   the optimizer's (coupled, torch-style) ``weight_decay = g * alpha / batch_size``. Unlike
   scikit-learn it also decays the biases, and ``loss_`` excludes the penalty term.
-- solver="sgd" uses ``lr = learning_rate_init / g`` (same steps); "adam" is scale-free, so
-  only its ``eps`` becomes ``epsilon * g``.
+- solver="sgd" uses ``lr = learning_rate_init / g`` (same steps); "adam" is scale-free
+  (but for its ``epsilon``), so it keeps ``learning_rate_init``.
 - loss_ / loss_curve_ are on scikit-learn's scale: half the MSE, or the cross-entropy.
 - Convergence: training stops when the loss has not improved by ``tol`` for
   ``n_iter_no_change`` epochs in a row (fit's patience/min_delta, Keras-style: an epoch counts
@@ -145,7 +145,7 @@ class _BaseMLP(BaseEstimator):
         if first:
             self._opt_args = self._optimizer_args(batch)
             self._optimizer = self._new_optimizer()
-        stop = incremental or self.n_iter_no_change == np.inf
+        no_patience = incremental or self.n_iter_no_change == np.inf
         hist = self.model_.fit(
             X, y, loss=self._loss, optimizer=self._optimizer,
             epochs=1 if incremental else self.max_iter, batch_size=batch, shuffle=self.shuffle,
@@ -154,7 +154,7 @@ class _BaseMLP(BaseEstimator):
             metrics=(self._metric,) if validation_data else (),
             # Keras' patience counts the non-improving epochs up to and including the stop;
             # scikit-learn stops once more than n_iter_no_change of them have passed.
-            patience=None if stop else int(self.n_iter_no_change) + 1,
+            patience=None if no_patience else int(self.n_iter_no_change) + 1,
             min_delta=self.tol / self._loss_factor, restore_best_weights=bool(validation_data))
 
         losses = (hist.loss * self._loss_factor).tolist()
@@ -200,7 +200,7 @@ class _BaseMLP(BaseEstimator):
         wd = g * self.alpha / batch
         if self.solver == "adam":
             return dict(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
-                        eps=self.epsilon * g, weight_decay=wd)
+                        eps=self.epsilon, weight_decay=wd)
         return dict(lr=self.learning_rate_init / g, momentum=self.momentum, weight_decay=wd,
                     nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
 
