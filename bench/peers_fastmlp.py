@@ -1,0 +1,85 @@
+"""fastmlp contenders, written against the public API in API.md."""
+import fastmlp as fm
+
+from timing import Contender
+from workloads import LR
+
+NAME = "fastmlp"
+_info = fm.build_info() if hasattr(fm, "build_info") else {}
+# The kernel path chosen at run time matters as much as the version.
+VERSION = f"{getattr(fm, '__version__', '?')} (isa {_info.get('isa', '?')})"
+
+
+def configure(threads):
+    fm.set_num_threads(threads)
+
+
+def _net(params):
+    layers = []
+    for i, (w, _) in enumerate(params):
+        if i:
+            layers.append(fm.ReLU())
+        layers.append(fm.Linear(*w.shape))
+    net = fm.Sequential(*layers, dtype="float32", seed=0)
+    values = [a for pair in params for a in pair]
+    for p, value in zip(net.parameters(), values, strict=True):
+        p.data[...] = value  # same start as every peer
+    return net
+
+
+def supports_loss(loss, x, target, params):
+    """The medium MLP uses cross-entropy only if fastmlp has it."""
+    net = _net(params)
+    try:
+        net.train_step(x[:2], target[:2], loss=loss,
+                       optimizer=fm.optim.SGD(net.parameters(), lr=0.0))
+    except Exception:
+        return False
+    return True
+
+
+def train(x, y, params, loss, flops):
+    fit_net = _net(params)
+    fit_opt = fm.optim.Adam(fit_net.parameters(), lr=LR)
+
+    def fit(n):  # n epochs of one full batch each, one native call
+        fit_net.fit(x, y, loss=loss, optimizer=fit_opt, epochs=n,
+                    batch_size=None, shuffle=False)
+
+    step_net = _net(params)
+    step_opt = fm.optim.Adam(step_net.parameters(), lr=LR)
+
+    def steps(n):
+        for _ in range(n):
+            step_net.train_step(x, y, loss=loss, optimizer=step_opt)
+
+    return [Contender("fastmlp fit", fit, flops),
+            Contender("fastmlp train_step loop", steps, flops)]
+
+
+def predict(x1, params, flops):
+    net = _net(params)
+
+    def by_predict(n):
+        for _ in range(n):
+            net.predict(x1)
+
+    def by_call(n):
+        for _ in range(n):
+            net(x1)
+
+    return [Contender("fastmlp net.predict(x)", by_predict, flops),
+            Contender("fastmlp net(x)", by_call, flops)]
+
+
+def gemm(a, b, transpose, flops):
+    # Transposes are NumPy views, as a user would pass them.
+    a_op = a.T if transpose == "a" else a
+    b_op = b.T if transpose == "b" else b
+    linear = fm.functional.linear
+
+    def run(n):
+        for _ in range(n):
+            linear(a_op, b_op)
+
+    return [Contender("fastmlp", run, flops)]

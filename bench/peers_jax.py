@@ -1,0 +1,116 @@
+"""JAX contenders: a jitted step driven from Python, and the whole training
+loop in one jitted lax.fori_loop. Adam is written out (optax does the same
+arithmetic) so JAX needs no extra package. Compile time is timed apart."""
+import time
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from timing import Contender
+from workloads import LR
+
+NAME = "jax"
+VERSION = jax.__version__
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
+
+
+def configure(threads):
+    pass  # XLA_FLAGS and CPU affinity are set by the worker before import
+
+
+def _forward(params, x):
+    for w, b in params[:-1]:
+        x = jax.nn.relu(x @ w + b)
+    w, b = params[-1]
+    return x @ w + b
+
+
+def _make_step(loss):
+    def loss_fn(params, x, y):
+        out = _forward(params, x)
+        if loss == "mse":
+            return jnp.mean((out - y) ** 2)
+        logp = jax.nn.log_softmax(out)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    def step(state, x, y):
+        params, m, v, t = state
+        grads = jax.grad(loss_fn)(params, x, y)
+        t = t + 1
+        m = jax.tree.map(lambda m, g: BETA1 * m + (1 - BETA1) * g, m, grads)
+        v = jax.tree.map(lambda v, g: BETA2 * v + (1 - BETA2) * g * g, v, grads)
+        step_size = LR / (1 - BETA1 ** t)
+        root_bc2 = jnp.sqrt(1 - BETA2 ** t)
+        params = jax.tree.map(
+            lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / root_bc2 + EPS),
+            params, m, v)
+        return params, m, v, t
+
+    return step
+
+
+def _first_call(fn, *args):
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - t0
+
+
+def train(x, y, params, loss, flops):
+    step = _make_step(loss)
+    p = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
+    zeros = jax.tree.map(jnp.zeros_like, p)
+    state0 = (p, zeros, zeros, jnp.float32(0))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    jit_step = jax.jit(step)
+    # n is traced, not static: one compilation serves every epoch count.
+    jit_loop = jax.jit(lambda s, x, y, n: lax.fori_loop(
+        0, n, lambda i, s: step(s, x, y), s))
+    st = {}
+    st["step"], step_first = _first_call(jit_step, state0, xj, yj)
+    st["loop"], loop_first = _first_call(jit_loop, state0, xj, yj, 1)
+
+    def steps(n):
+        s = st["step"]
+        for _ in range(n):
+            s = jit_step(s, xj, yj)
+        st["step"] = jax.block_until_ready(s)
+
+    def loop(n):
+        st["loop"] = jax.block_until_ready(jit_loop(st["loop"], xj, yj, n))
+
+    return [Contender("JAX jit step (Python loop)", steps, flops,
+                      {"first_call_s": step_first}),
+            Contender("JAX fori_loop (one call)", loop, flops,
+                      {"first_call_s": loop_first})]
+
+
+def predict(x1, params, flops):
+    p = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
+    f = jax.jit(_forward)
+    x1j = jnp.asarray(x1)
+    _, first = _first_call(f, p, x1j)
+
+    def run(n):  # a latency: each result is waited for
+        for _ in range(n):
+            f(p, x1j).block_until_ready()
+
+    return [Contender("JAX jit", run, flops, {"first_call_s": first})]
+
+
+def gemm(a, b, transpose, flops):
+    # The transpose lives inside the jitted function, where XLA folds it
+    # into the dot's dimension numbers.
+    ops = {"": lambda a, b: a @ b, "a": lambda a, b: a.T @ b,
+           "b": lambda a, b: a @ b.T}
+    f = jax.jit(ops[transpose])
+    aj, bj = jnp.asarray(a), jnp.asarray(b)
+    f(aj, bj).block_until_ready()
+
+    def run(n):
+        for _ in range(n):
+            out = f(aj, bj)
+        out.block_until_ready()
+
+    return [Contender("JAX jit", run, flops)]

@@ -1,0 +1,67 @@
+"""PyTorch eager contenders: nn.Sequential + optim.Adam, the usual loop."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from timing import Contender
+from workloads import LR
+
+NAME = "torch"
+VERSION = torch.__version__
+
+
+def configure(threads):
+    torch.set_num_threads(threads)
+
+
+def _net(params):
+    layers = []
+    for i, (w, b) in enumerate(params):
+        if i:
+            layers.append(nn.ReLU())
+        lin = nn.Linear(*w.shape)
+        with torch.no_grad():  # torch stores W transposed: (out, in)
+            lin.weight.copy_(torch.from_numpy(w.T))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+    return nn.Sequential(*layers)
+
+
+def train(x, y, params, loss, flops):
+    net = _net(params)
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    loss_fn = F.mse_loss if loss == "mse" else F.cross_entropy
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def steps(n):
+        for _ in range(n):
+            opt.zero_grad()
+            loss_fn(net(xt), yt).backward()
+            opt.step()
+
+    return [Contender("PyTorch eager", steps, flops)]
+
+
+def predict(x1, params, flops):
+    net = _net(params)
+    x1t = torch.from_numpy(x1)
+
+    def run(n):
+        # no_grad once around the loop and tensor in/out: torch's best case
+        with torch.no_grad():
+            for _ in range(n):
+                net(x1t)
+
+    return [Contender("PyTorch no_grad", run, flops)]
+
+
+def gemm(a, b, transpose, flops):
+    at, bt = torch.from_numpy(a), torch.from_numpy(b)
+    a_op = at.T if transpose == "a" else at
+    b_op = bt.T if transpose == "b" else bt
+
+    def run(n):
+        for _ in range(n):
+            torch.mm(a_op, b_op)
+
+    return [Contender("PyTorch", run, flops)]

@@ -1,0 +1,157 @@
+"""Plain-text tables of worker results."""
+from targets import ratio, targets_for_row
+from timing import BUSY_CORES
+from workloads import MLP_BATCH, MLP_SIZES, SEED_N, SEED_SIZES
+
+
+def fmt_time(s):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def fmt_ratio(r):
+    return "" if r is None else f"{r:.2f}x"
+
+
+def table(headers, rows):
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths])]
+                     + [line(r) for r in rows])
+
+
+def _spread(r):
+    """Interquartile range as a share of the median: how noisy the row is."""
+    return f"{(r['q3_s'] - r['q1_s']) / r['median_s'] * 100:.1f}%"
+
+
+def _all_rows(cfg):
+    sections = list(cfg["rows"].values()) if cfg["workload"] == "gemm" else [
+        cfg.get("peak", {}).get("by", {}), cfg["train"], cfg.get("predict", {})]
+    return [r for sec in sections for r in sec.values()]
+
+
+def _owner(path):
+    """Which package shipped a thread-pool library, from its path."""
+    if "site-packages/" not in path:
+        return "system"
+    top = path.split("site-packages/", 1)[1].split("/", 1)[0]
+    return top.removesuffix(".libs")
+
+
+def header(cfg):
+    lines = [f"== {cfg['workload']}, {cfg['threads']} thread(s), pinned to CPU(s) "
+             f"{cfg['cpus']}; median of {cfg['repeats']} interleaved repeats =="]
+    for pool in cfg["threadpools"]:
+        arch = f", core type {pool['architecture']}" if pool.get("architecture") else ""
+        version = f" {pool['version']}" if pool.get("version") else ""
+        lines.append(f"  threadpool of {_owner(pool['filepath'])}: {pool['internal_api']}"
+                     f"{version}{arch}, {pool['num_threads']} thread(s)")
+    if cfg["xla_flags"]:
+        lines.append(f"  XLA_FLAGS={cfg['xla_flags']}")
+    lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in cfg["versions"].items()))
+    for name, why in cfg["missing"].items():
+        lines.append(f"  {name}: {why} -- skipped")
+    other = cfg.get("other_load_cores")
+    if other is not None:
+        note = (" -- WARNING: the machine was busy, numbers are unreliable"
+                if other > 0.1 else "")
+        lines.append(f"  other processes used {other:.2f} core(s) during this run{note}")
+    rows = _all_rows(cfg)
+    reruns = sum(r.get("reruns", 0) for r in rows)
+    if reruns:
+        kept = sum(r.get("disturbed", 0) for r in rows)
+        lines.append(f"  {reruns} repeat(s) re-run because other processes used"
+                     f" >{BUSY_CORES} core;"
+                     f" {kept} kept though still disturbed")
+    peak = cfg.get("peak", {}).get("gflops")
+    if peak:
+        lines.append(f"  sgemm peak on these cores (best of NumPy/fastmlp at 1024^3):"
+                     f" {peak:.1f} GFLOP/s")
+    return "\n".join(lines)
+
+
+def training_table(cfg, title):
+    rows, peak = [], cfg.get("peak", {}).get("gflops")
+    for name, r in cfg["train"].items():
+        if "error" in r:
+            rows.append([name, r["error"][:70], "", "", "", "", "", "", ""])
+            continue
+        gf = r.get("gflops")
+        rows.append([
+            name, fmt_time(r["median_s"]), _spread(r),
+            f"{gf:.2f}" if gf else "",
+            f"{gf / peak * 100:.1f}%" if gf and peak else "",
+            fmt_ratio(ratio(cfg["train"], "fastmlp fit", name)),
+            fmt_ratio(ratio(cfg["train"], "fastmlp train_step loop", name)),
+            targets_for_row(cfg["workload"], "train", cfg["threads"], name),
+            fmt_time(r["first_call_s"]) if "first_call_s" in r else ""])
+    heads = ["contender", "median/step", "IQR", "GFLOP/s", "% peak",
+             "x vs fit", "x vs step", "target", "1st call (compile)"]
+    return f"{title}\n" + table(heads, rows)
+
+
+def predict_table(cfg):
+    rows = []
+    for name, r in cfg["predict"].items():
+        if "error" in r:
+            rows.append([name, r["error"][:70], "", "", "", ""])
+            continue
+        rows.append([name, fmt_time(r["median_s"]), _spread(r),
+                     fmt_ratio(ratio(cfg["predict"], "fastmlp net.predict(x)", name)),
+                     targets_for_row("seed", "predict", cfg["threads"], name),
+                     fmt_time(r["first_call_s"]) if "first_call_s" in r else ""])
+    heads = ["contender", "median/call", "IQR", "x vs predict", "target",
+             "1st call (compile)"]
+    return "One-sample predict latency, x of shape (1, 3)\n" + table(heads, rows)
+
+
+def seed_report(cfg):
+    sizes = "->".join(map(str, SEED_SIZES))
+    title = (f"Seed training step: {SEED_N} samples, {sizes} ReLU MLP, MSE, Adam "
+             f"lr=1e-3, full batch, float32 ({cfg['flops_per_step'] / 1e3:.0f} kFLOP/step;"
+             " one step = one epoch)")
+    return "\n\n".join([header(cfg), training_table(cfg, title), predict_table(cfg)])
+
+
+def mlp_report(cfg):
+    sizes = "-".join(map(str, MLP_SIZES))
+    title = (f"Medium MLP training step: {sizes}, batch {MLP_BATCH}, {cfg['loss']}, "
+             f"Adam, float32 ({cfg['flops_per_step'] / 1e9:.2f} GFLOP/step)")
+    return "\n\n".join([header(cfg), training_table(cfg, title)])
+
+
+def gemm_names(cfg):
+    names = []
+    for row in cfg["rows"].values():
+        names += [n for n in row if n not in names]
+    return names
+
+
+def gemm_report(cfg):
+    names = gemm_names(cfg)
+    rows = []
+    for label, row in cfg["rows"].items():
+        cells = [label]
+        for n in names:
+            r = row.get(n, {})
+            cells.append(f"{r['gflops']:.1f}" if "gflops" in r else r.get("error", "")[:24])
+        cells.append(fmt_ratio(ratio(row, "fastmlp", "best peer")))
+        cells.append(targets_for_row("gemm", label, cfg["threads"], "best peer"))
+        rows.append(cells)
+    heads = ["shape MxKxN"] + [f"{n} GFLOP/s" for n in names] + ["fastmlp/best", "target"]
+    title = ("float32 GEMM, GFLOP/s (higher is better); xT@dY and dY@WT take a "
+             "transposed view, as the backward pass does")
+    return "\n\n".join([header(cfg), title + "\n" + table(heads, rows)])
+
+
+def targets_report(evals):
+    rows = [[e["target"], str(e["threads"]), fmt_ratio(e["ratio"]),
+             f">={e['minimum']:g}x", e["status"]] for e in evals]
+    return ("Targets (ratio = peer time / fastmlp time)\n"
+            + table(["target", "threads", "measured", "target", "status"], rows))

@@ -1,0 +1,197 @@
+"""The workloads of one thread count, in a fresh process.
+
+run.py starts one of these per thread count because thread pools (OpenMP,
+OpenBLAS, MKL, XLA) read their limits once, when the library is loaded, so
+the limits must be in place before numpy, torch or jax are imported.
+Writes a JSON list, one result per workload, to the path given by --out.
+"""
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+
+# No numpy here: workloads and the peers import it, after limit_threads().
+from sysload import OtherLoad
+from timing import Failed, measure
+
+FRAMEWORKS = ["fastmlp", "numpy", "torch", "jax", "sklearn"]
+PEERS = {  # workload section -> frameworks that take part, fastmlp first
+    "train_seed": ["fastmlp", "numpy", "torch", "jax", "sklearn"],
+    "predict": ["fastmlp", "numpy", "torch", "jax"],
+    "train_mlp": ["fastmlp", "numpy", "torch", "jax"],
+    "gemm": ["fastmlp", "numpy", "torch", "jax"],
+}
+
+
+def limit_threads(threads):
+    """Pin this process to `threads` cores and cap every pool to match."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "FASTMLP_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if threads == 1:  # XLA's CPU client otherwise runs its own thread pool
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads > len(allowed):
+        sys.exit(f"--threads {threads}: only {len(allowed)} cores available")
+    os.sched_setaffinity(0, allowed[:threads])
+    return allowed[:threads]
+
+
+def load_peers(names, threads):
+    """Import each framework; a missing one is recorded, not fatal."""
+    peers, missing = {}, {}
+    for name in names:
+        try:
+            mod = importlib.import_module(f"peers_{name}")
+            mod.configure(threads)
+            peers[name] = mod
+        except ImportError as e:
+            missing[name] = f"not installed ({e})"
+        except Exception as e:  # e.g. fastmlp half-built
+            missing[name] = f"not usable: {type(e).__name__}: {e}"
+    return peers, missing
+
+
+def contenders(peers, section, builder, *args):
+    out = []
+    for name in PEERS[section]:
+        if name not in peers:
+            continue
+        try:
+            out += getattr(peers[name], builder)(*args)
+        except Exception as e:
+            out.append(Failed(name, f"{type(e).__name__}: {e}"))
+    return out
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure_peak(peers, repeats, target_s):
+    """The machine's sgemm peak on these cores: best of NumPy and fastmlp at
+    1024^3, the yardstick for the %-of-peak column."""
+    from workloads import gemm_operands
+    a, b = gemm_operands(1024, 1024, 1024, "")
+    flops = 2.0 * 1024 ** 3
+    cs = contenders({k: v for k, v in peers.items() if k in ("numpy", "fastmlp")},
+                    "gemm", "gemm", a, b, "", flops)
+    res = measure(cs, repeats, target_s)
+    best = max((r["gflops"] for r in res.values() if "gflops" in r), default=None)
+    return {"by": res, "gflops": best}
+
+
+def run_seed(peers, repeats, target_s):
+    import workloads as w
+    x, y = w.seed_data()
+    params = w.init_params(w.SEED_SIZES)
+    flops = w.train_step_flops(w.SEED_SIZES, w.SEED_N)
+    log("seed: training step")
+    train = measure(contenders(peers, "train_seed", "train", x, y, params, "mse", flops),
+                    repeats, target_s, log)
+    log("seed: one-sample predict")
+    x1 = x[:1].copy()
+    pflops = w.predict_flops(w.SEED_SIZES, 1)
+    pred = measure(contenders(peers, "predict", "predict", x1, params, pflops),
+                   repeats, target_s, log)
+    return {"train": train, "predict": pred,
+            "flops_per_step": flops, "loss": "mse"}
+
+
+def run_mlp(peers, repeats, target_s):
+    import workloads as w
+    x, labels, onehot = w.mlp_data()
+    params = w.init_params(w.MLP_SIZES)
+    loss, target = "mse", onehot
+    if "fastmlp" in peers and peers["fastmlp"].supports_loss(
+            "cross_entropy", x, labels, params):
+        loss, target = "cross_entropy", labels
+    flops = w.train_step_flops(w.MLP_SIZES, w.MLP_BATCH)
+    log(f"mlp: training step ({loss})")
+    train = measure(contenders(peers, "train_mlp", "train", x, target, params, loss, flops),
+                    repeats, target_s, log)
+    return {"train": train, "flops_per_step": flops, "loss": loss}
+
+
+def run_gemm(peers, repeats, target_s, quick):
+    import workloads as w
+    rows = {}
+    for label, m, k, n, transpose in w.gemm_shapes(quick):
+        log(f"gemm: {label}")
+        a, b = w.gemm_operands(m, k, n, transpose)
+        cs = contenders(peers, "gemm", "gemm", a, b, transpose, 2.0 * m * k * n)
+        rows[label] = measure(cs, repeats, target_s)
+    return {"rows": rows}
+
+
+def cap_threadpools(threads):
+    """Cap the pools of every library loaded so far (OpenBLAS, MKL, libgomp),
+    in case one ignored its environment variable, and list them."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return [], {"threadpoolctl": "not installed: pools capped by environment only"}
+    threadpoolctl.threadpool_limits(limits=threads)
+    return threadpoolctl.threadpool_info(), {}
+
+
+# repeats and seconds per repeat for each workload; --quick: 3 and a tenth
+SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15)}
+SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp"], "gemm": ["gemm"]}
+
+
+def run_workload(workload, peers, repeats, target_s, quick):
+    peak_repeats = max(3, min(repeats, 5))
+    if workload == "gemm":
+        return run_gemm(peers, repeats, target_s, quick)
+    result = {"peak": measure_peak(peers, peak_repeats, target_s)}
+    run = run_seed if workload == "seed" else run_mlp
+    result.update(run(peers, repeats, target_s))
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workloads", required=True, help="e.g. seed,mlp,gemm")
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--repeats", type=int, default=0, help="0: per workload")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    workloads = args.workloads.split(",")
+
+    cpus = limit_threads(args.threads)
+    names = [n for n in FRAMEWORKS
+             if any(n in PEERS[s] for w in workloads for s in SECTIONS[w])]
+    peers, missing = load_peers(names, args.threads)
+    pools, no_ctl = cap_threadpools(args.threads)
+
+    results = []
+    for workload in workloads:
+        repeats, target_s = SETTINGS[workload]
+        if args.quick:
+            repeats, target_s = 3, target_s / 10
+        repeats = args.repeats or repeats
+        used = [n for n in names if any(n in PEERS[s] for s in SECTIONS[workload])]
+        result = {"workload": workload, "threads": args.threads, "cpus": cpus,
+                  "repeats": repeats, "target_s_per_repeat": target_s,
+                  "versions": {n: m.VERSION for n, m in peers.items() if n in used},
+                  "missing": {**{n: why for n, why in missing.items() if n in used},
+                              **no_ctl},
+                  "threadpools": pools, "xla_flags": os.environ.get("XLA_FLAGS", "")}
+        t0 = time.perf_counter()
+        with OtherLoad() as load:
+            result.update(run_workload(workload, peers, repeats, target_s, args.quick))
+        result["wall_s"] = time.perf_counter() - t0
+        result["other_load_cores"] = load.cores
+        results.append(result)
+    with open(args.out, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Workload definitions shared by every contender: data, initial weights,
+FLOP counts and the GEMM sweep. Everything is float32 and seeded so each
+framework trains the same network on the same numbers."""
+import numpy as np
+
+DTYPE = np.float32
+LR = 1e-3  # Adam, as in the seed's nn_sequential part
+
+# The seed experiment: 200 samples x 3 features -> 32 ReLU -> 1, full batch.
+SEED_SIZES = (3, 32, 1)
+SEED_N = 200
+# The medium MLP of the issue: MNIST-shaped, batch 256.
+MLP_SIZES = (784, 512, 512, 10)
+MLP_BATCH = 256
+
+
+def seed_data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((SEED_N, SEED_SIZES[0])).astype(DTYPE)
+    coefs = np.array([[0.2], [-1.3], [-0.5]], dtype=DTYPE)
+    y = (x @ coefs + rng.standard_normal((SEED_N, 1))).astype(DTYPE)
+    return x, y
+
+
+def mlp_data():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0])).astype(DTYPE)
+    labels = rng.integers(0, MLP_SIZES[-1], MLP_BATCH)
+    onehot = np.eye(MLP_SIZES[-1], dtype=DTYPE)[labels]
+    return x, labels, onehot
+
+
+def init_params(sizes, seed=0):
+    """[(W, b)] with W of shape (in, out), PyTorch's default Linear init."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        w = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(DTYPE)
+        b = rng.uniform(-bound, bound, fan_out).astype(DTYPE)
+        params.append((w, b))
+    return params
+
+
+def train_step_flops(sizes, n):
+    """GEMM FLOPs of one step: forward x@W, backward x^T@dY for every layer,
+    dY@W^T for all but the first (nobody needs d loss / d input)."""
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2.0 * n * (2 * sum(macs) + sum(macs[1:]))
+
+
+def predict_flops(sizes, n):
+    return 2.0 * n * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def gemm_shapes(quick):
+    """(label, M, K, N, transpose) with C[M,N] = op(A) @ op(B).
+    transpose: "" plain, "a" for X^T @ dY (A stored K x M), "b" for
+    dY @ W^T (B stored N x K): the two backward GEMMs of a Linear layer."""
+    squares = [16, 64, 256, 1024] if quick else [16, 32, 64, 128, 256, 512, 1024, 2048]
+    shapes = [(f"{s}^3", s, s, s, "") for s in squares]
+    b = MLP_BATCH
+    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        shapes.append((f"x@W {b}x{fan_in}x{fan_out}", b, fan_in, fan_out, ""))
+        if not quick or fan_in == fan_out:  # quick: the 512x512 layer only
+            shapes.append((f"xT@dY {fan_in}x{b}x{fan_out}", fan_in, b, fan_out, "a"))
+            shapes.append((f"dY@WT {b}x{fan_out}x{fan_in}", b, fan_out, fan_in, "b"))
+    return shapes
+
+
+def gemm_operands(m, k, n, transpose, seed=0):
+    """A and B as stored in memory; contenders apply the transpose as a view."""
+    rng = np.random.default_rng(seed)
+    a_shape = (k, m) if transpose == "a" else (m, k)
+    b_shape = (n, k) if transpose == "b" else (k, n)
+    return (rng.standard_normal(a_shape).astype(DTYPE),
+            rng.standard_normal(b_shape).astype(DTYPE))
