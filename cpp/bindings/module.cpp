@@ -170,6 +170,9 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
                 LossSpec loss, PyOptimizer<T>& o, double clip) {
                  const Targets<T> t = targets_of<T>(y, labels, w);
                  const index_t n = x.shape(0);
+                 // The Python layer leaves this check here: one vectorised pass, no temporaries.
+                 require(all_finite(x.data(), x.size()), "x contains NaN or Inf");
+                 require(!t.y || all_finite(t.y, n * s.net.out_features()), "y contains NaN or Inf");
                  if (n * s.params.size() >= kReleaseGilWork) {
                      py::gil_scoped_release nogil;
                      return s.net.train_step(x.data(), t, n, loss, o.opt, clip);

@@ -47,7 +47,8 @@ def check_nonempty(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
 
 
-def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool) -> np.ndarray:
+def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool,
+               finite: bool = True) -> np.ndarray:
     """Regression targets as (n, n_out) of dtype, or class labels as (n,) int64."""
     arr = real_array(y, name)
     if labels:
@@ -64,20 +65,37 @@ def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool) 
     if arr.shape != (n, n_out):
         raise ValueError(f"{name} must have shape ({n}, {n_out}), got shape {np.shape(y)}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(arr, name)
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def sample_weights(w, n: int, dtype) -> np.ndarray | None:
+    if w is None:
+        return None
+    arr = real_array(w, "sample_weight")
+    if arr.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    check_finite(arr, "sample_weight")
+    if (arr < 0).any() or arr.sum() <= 0:
+        raise ValueError("sample_weight must be non-negative with a positive sum")
     return arr
 
 
 def training_data(x, y, name_x: str, name_y: str, n_in: int, n_out: int, dtype: np.dtype,
-                  labels: bool):
+                  labels: bool, finite: bool = True):
+    """x as (n, n_in) and y as targets; finite=False leaves the NaN/Inf check of x and y
+    to the caller (train_step does it natively, without a Python pass)."""
     xa = as_matrix(x, name_x, dtype, n_in)
     check_nonempty(xa, name_x)
-    check_finite(xa, name_x)
+    if finite:
+        check_finite(xa, name_x)
     ya = real_array(y, name_y)
     if ya.ndim == 0 or ya.shape[0] != xa.shape[0]:
         raise ValueError(f"{name_x} and {name_y} have different numbers of samples: "
                          f"{xa.shape} and {ya.shape}")
-    return xa, as_targets(ya, name_y, xa.shape[0], n_out, dtype, labels)
+    return xa, as_targets(ya, name_y, xa.shape[0], n_out, dtype, labels, finite)
 
 
 def inplace_target(a, name: str) -> np.ndarray:

@@ -81,12 +81,16 @@ class CrossEntropyLoss(_Loss):
 _BY_NAME = {c.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss)}
 
 
+# Specs by name, made once: train_step in a loop resolves its loss every call.
+_SPECS = {name: (cls().spec(), cls.name == "cross_entropy") for name, cls in _BY_NAME.items()}
+
+
 def resolve_loss(loss):
     """(core LossSpec, takes integer labels) for a loss object or name."""
     if isinstance(loss, str):
-        if loss not in _BY_NAME:
+        if loss not in _SPECS:
             raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(_BY_NAME)}")
-        loss = _BY_NAME[loss]()
+        return _SPECS[loss]
     if not isinstance(loss, _Loss):
         raise TypeError(f"loss must be a name or a fastmlp loss, got {type(loss).__name__}")
     return loss.spec(), loss._labels

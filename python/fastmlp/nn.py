@@ -270,6 +270,7 @@ class Sequential(Module):
         self.out_features = self.predict(np.zeros((1, self.in_features), self.dtype)).shape[1]
         self._impl.dropout_seed = 0 if seed is None else int(seed)
         self._default_opt = None
+        self._checked_opt = None  # the last optimizer that passed _optimizer()
         self._has_forward = False
 
     def _bind(self, linears, seed) -> None:
@@ -362,6 +363,8 @@ class Sequential(Module):
     def _optimizer(self, optimizer):
         """The given optimizer, checked; None: the model's own Adam(lr=1e-3), created once
         and shared by train_step and fit so that repeated calls continue its state."""
+        if optimizer is not None and optimizer is self._checked_opt:
+            return optimizer
         from .optim import Adam, Optimizer
         if optimizer is None:
             if self._default_opt is None:
@@ -371,17 +374,17 @@ class Sequential(Module):
             raise TypeError(f"optimizer must be a fastmlp.optim optimizer, got {type(optimizer).__name__}")
         if optimizer.dtype != self.dtype:
             raise TypeError(f"optimizer dtype {optimizer.dtype} differs from the model's {self.dtype}")
+        self._checked_opt = optimizer
         return optimizer
 
     def train_step(self, x, y, loss="mse", optimizer=None, clip_grad_norm: float = 0.0,
                    sample_weight=None) -> float:
         """zero_grad, forward, loss, backward and optimizer step in one native call;
         returns the loss before the update."""
-        from .training import sample_weights
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
-                                       self.dtype, labels)
-        w = sample_weights(sample_weight, xa.shape[0], self.dtype)
+                                       self.dtype, labels, finite=False)
+        w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
         opt = self._optimizer(optimizer)
         self._has_forward = True
         return self._impl.train_step(xa, None if labels else ya, ya if labels else None, w, spec,

@@ -29,19 +29,6 @@ class History:
         return f"History(epochs={self.epochs}{last})"
 
 
-def sample_weights(w, n: int, dtype) -> np.ndarray | None:
-    if w is None:
-        return None
-    arr = _checks.real_array(w, "sample_weight")
-    if arr.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    _checks.check_finite(arr, "sample_weight")
-    if (arr < 0).any() or arr.sum() <= 0:
-        raise ValueError("sample_weight must be non-negative with a positive sum")
-    return arr
-
-
 def _metric(name: str, pred: np.ndarray, target: np.ndarray, labels: bool) -> float:
     from . import metrics
     if name == "accuracy":
@@ -82,7 +69,7 @@ def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuf
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)
-    w = sample_weights(sample_weight, xa.shape[0], net.dtype)
+    w = _checks.sample_weights(sample_weight, xa.shape[0], net.dtype)
     if validation_split is not None:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
