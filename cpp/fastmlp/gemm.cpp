@@ -87,21 +87,56 @@ struct Problem {
     CMat<T> A, B;
     Mat<T> C;
     bool accumulate;
-    const Epilogue<T>* ep;  // nullptr when there is no block epilogue
+    const Epilogue<T>* ep;        // block epilogue, run after the kernels; or nullptr
+    const TileEpilogue<T>* tep;  // epilogue the kernels fuse, at C(0, 0); or nullptr
 };
 
-// One m x n tile (m <= mr, n <= nr). A C with non-unit column stride goes via
-// a contiguous tile, combined with C exactly as the kernels combine it.
+// The kernels' in-register epilogue for ep when they can do all of it (relu or
+// identity, unit-stride rows), else false and ep runs as a block epilogue.
+template <class T>
+bool fusable(const Epilogue<T>& ep, Mat<T> C, index_t N, TileEpilogue<T>& t) {
+    const bool unit = N == 1 || (C.cs == 1 && (!ep.act_out.p || ep.act_out.cs == 1) &&
+                                 (!ep.dact_x.p || ep.dact_x.cs == 1));
+    if (!unit || (ep.dact_x.p && ep.dact.kind != Act::relu) ||
+        (ep.act_out.p && ep.act.kind != Act::relu && ep.act.kind != Act::identity))
+        return false;
+    t.bias = ep.bias;
+    t.dact_x = ep.dact_x.p;
+    t.rs_dact = ep.dact_x.rs;
+    t.act_out = ep.act_out.p;
+    t.rs_act = ep.act_out.rs;
+    t.act_relu = ep.act.kind == Act::relu;
+    return true;
+}
+
+// t moved to C(i, j).
+template <class T>
+TileEpilogue<T> shifted(TileEpilogue<T> t, index_t i, index_t j) {
+    if (t.bias) t.bias += j;
+    if (t.dact_x) t.dact_x += i * t.rs_dact + j;
+    if (t.act_out) t.act_out += i * t.rs_act + j;
+    return t;
+}
+
+// One m x n tile (n <= wide_nr; m <= mr, n <= nr unless C has unit columns),
+// with the fused epilogue tep (only with unit columns) at C(i, j). A C with
+// non-unit column stride goes via a contiguous tile, combined with C exactly
+// as the kernels combine it.
 template <class T>
 void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a, index_t rs_a,
-          index_t cs_a, const T* b, index_t rs_b, Mat<T> C, index_t i, index_t j, bool acc) {
+          index_t cs_a, const T* b, index_t rs_b, Mat<T> C, index_t i, index_t j, bool acc,
+          const TileEpilogue<T>* tep = nullptr) {
     const bool packed = rs_a == 1 && cs_a == uk.mr && rs_b == uk.nr && m == uk.mr && n == uk.nr;
     if (C.cs == 1) {
         T* c = &C(i, j);
-        if (packed)
+        if (packed && !tep) {
             uk.packed(kc, a, b, c, C.rs, acc);
-        else
-            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc);
+        } else if (tep) {
+            const TileEpilogue<T> t = shifted(*tep, i, j);
+            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc, &t);
+        } else {
+            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc, nullptr);
+        }
         return;
     }
     T buf[kMaxTile];
@@ -109,7 +144,7 @@ void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a
     if (packed)
         uk.packed(kc, a, b, buf, nr, false);
     else
-        uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, buf, nr, false);
+        uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, buf, nr, false, nullptr);
     for (index_t r = 0; r < m; ++r)
         for (index_t s = 0; s < n; ++s) {
             T& c = C(i + r, j + s);
@@ -122,13 +157,18 @@ void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a
 template <class T>
 void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
     const GemmUkernel<T>& uk = P.uk;
-    for (index_t i = i0; i < i1; i += uk.mr) {
-        const index_t m = std::min<index_t>(uk.mr, i1 - i);
-        for (index_t j = 0; j < P.N; j += uk.nr) {
-            const index_t n = std::min<index_t>(uk.nr, P.N - j);
+    const index_t nw = bp || P.C.cs != 1 ? uk.nr : uk.wide_nr;
+    // One kernel call takes all the rows when it also takes all the columns;
+    // else mr rows at a time, which stay in L1 across the column blocks.
+    const index_t rb = P.N <= nw && P.C.cs == 1 ? i1 - i0 : uk.mr;
+    for (index_t i = i0; i < i1; i += rb) {
+        const index_t m = std::min<index_t>(rb, i1 - i);
+        for (index_t j = 0; j < P.N; j += nw) {
+            const index_t n = std::min<index_t>(nw, P.N - j);
             const T* b = bp ? bp + j * P.K : &P.B(0, j);
             const index_t rs_b = bp ? uk.nr : P.B.rs;
-            tile(uk, m, n, P.K, &P.A(i, 0), P.A.rs, P.A.cs, b, rs_b, P.C, i, j, P.accumulate);
+            tile(uk, m, n, P.K, &P.A(i, 0), P.A.rs, P.A.cs, b, rs_b, P.C, i, j, P.accumulate,
+                 P.tep);
         }
         if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
     }
@@ -209,7 +249,9 @@ void run_dot(const Problem<T>& P, int nt) {
         const index_t i1 = split_point(P.M, chunk, nt, t + 1);
         for (index_t i = split_point(P.M, chunk, nt, t); i < i1; i += chunk) {
             const index_t m = std::min(chunk, i1 - i);
-            P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, P.B.p, &P.C(i, 0), P.C.rs, P.accumulate);
+            const TileEpilogue<T> t = P.tep ? shifted(*P.tep, i, 0) : TileEpilogue<T>{};
+            P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, P.B.p, &P.C(i, 0), P.C.rs, P.accumulate,
+                     P.tep ? &t : nullptr);
             if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, 1);
         }
     });
@@ -244,6 +286,7 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
     // (not require(): building its std::string message would cost a heap allocation per call)
     if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative size");
     if (N == 0) return;
+    if (N == 1) C.cs = B.cs = 1;  // one column: its stride is never used; unit takes the fast paths
     const Epilogue<T>* block_ep = has_block_epilogue(ep) ? ep : nullptr;
     if (M > 0 && K == 0) {
         if (!accumulate)
@@ -252,18 +295,26 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
         if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
     } else if (M > 0) {
         const GemmUkernel<T>& uk = ukernel<T>();
-        const Problem<T> P{uk, M, N, K, A, B, C, accumulate, block_ep};
+        Problem<T> P{uk, M, N, K, A, B, C, accumulate, block_ep, nullptr};
+        // The dot and direct paths fuse what they can of the epilogue into the kernels.
+        TileEpilogue<T> tep;
+        auto fuse = [&] {
+            if (block_ep && fusable(*block_ep, C, N, tep)) P.ep = nullptr, P.tep = &tep;
+        };
         const int nt = threads_for(M, N, K);
         if (N == 1 && A.cs == 1 && B.rs == 1) {
+            fuse();
             run_dot(P, nt);
         } else if (4 * N <= uk.nr && A.rs == 1 && M > N) {
             // Few columns and A stored by columns: C^T = B^T A^T keeps the kernel's
             // vectors along M instead of mostly empty along N, and with N <= mr
             // rows it is a single row block that reads A once.
-            const Problem<T> PT{uk, N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate, nullptr};
+            const Problem<T> PT{uk, N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate,
+                                nullptr, nullptr};
             run_direct(PT, nt);
             if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
         } else if (K * N <= (M <= kDirectFewRows ? kDirectMaxBFewRows : kDirectMaxB)) {
+            fuse();
             run_direct(P, nt);
         } else {
             run_packed(P, nt);

@@ -6,25 +6,41 @@
 
 namespace fastmlp {
 
+// The part of gemm's Epilogue a kernel applies to its results while they are
+// still in registers, per element in apply_epilogue's order: c += bias[j];
+// c *= relu'(dact_x(i, j)); C(i, j) = c; act_out(i, j) = relu(c) or c.
+// Pointers are at the kernel's C(0, 0); rows are unit-stride, rs_* apart.
+template <class T>
+struct TileEpilogue {
+    const T* bias = nullptr;
+    const T* dact_x = nullptr;  // relu' = (x > 0 ? 1 : 0)
+    std::int64_t rs_dact = 0;
+    T* act_out = nullptr;
+    std::int64_t rs_act = 0;
+    bool act_relu = false;  // act_out gets relu(c), else c
+};
+
 template <class T>
 struct GemmUkernel {
     int mr, nr;          // register tile
     int mc, kc, nc;      // cache blocking (mc % mr == 0, nc % nr == 0)
+    int wide_nr;         // widest n `strided` takes (>= nr)
     // C[mr x nr] (+)= A * B over kc steps. a: packed panel, a[k * mr + i];
     // b: packed panel, b[k * nr + j]; c: rows of nr contiguous values, rs_c apart.
     void (*packed)(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t rs_c,
                    bool accumulate);
-    // C[m x n] (+)= A * B for m <= mr, n <= nr. A(i, k) = a[i * rs_a + k * cs_a];
-    // B(k, j) = b[k * rs_b + j] (only j < n is read); C(i, j) = c[i * rs_c + j].
-    // Every C element sums k in the same order as `packed`, so tiles of either
-    // kernel agree bitwise.
+    // C[m x n] (+)= A * B, then ep (if not null), for any m and n <= wide_nr.
+    // A(i, k) = a[i * rs_a + k * cs_a]; B(k, j) = b[k * rs_b + j] (only j < n is
+    // read); C(i, j) = c[i * rs_c + j]. Every C element sums k in the same order
+    // as `packed`, so tiles of either kernel agree bitwise.
     void (*strided)(std::int64_t m, std::int64_t n, std::int64_t kc, const T* a,
                     std::int64_t rs_a, std::int64_t cs_a, const T* b, std::int64_t rs_b, T* c,
-                    std::int64_t rs_c, bool accumulate);
-    // y[i * rs_y] (+)= sum_k a[i * rs_a + k] * x[k] for i < m: matrix-vector
-    // product (N = 1) over contiguous rows of A, vectorised along k.
+                    std::int64_t rs_c, bool accumulate, const TileEpilogue<T>* ep);
+    // y[i * rs_y] (+)= sum_k a[i * rs_a + k] * x[k] for i < m, then ep (column
+    // 0, row i): matrix-vector product (N = 1) over contiguous rows of A,
+    // vectorised along k.
     void (*dot)(std::int64_t m, std::int64_t kc, const T* a, std::int64_t rs_a, const T* x, T* y,
-                std::int64_t rs_y, bool accumulate);
+                std::int64_t rs_y, bool accumulate, const TileEpilogue<T>* ep);
 };
 
 struct GemmKernels {

@@ -8,6 +8,22 @@ namespace {
 
 using i64 = std::int64_t;
 
+// Row i of C (n values at c, already combined with C) through the epilogue,
+// one stage at a time as the SIMD kernels do, so each stage is a plain loop.
+template <class T>
+void epilogue_row(const TileEpilogue<T>& ep, i64 i, i64 n, T* c) {
+    if (ep.bias)
+        for (i64 j = 0; j < n; ++j) c[j] += ep.bias[j];
+    if (ep.dact_x) {
+        const T* x = ep.dact_x + i * ep.rs_dact;
+        for (i64 j = 0; j < n; ++j) c[j] *= x[j] > T(0) ? T(1) : T(0);
+    }
+    if (ep.act_out) {
+        T* out = ep.act_out + i * ep.rs_act;
+        for (i64 j = 0; j < n; ++j) out[j] = ep.act_relu && c[j] < T(0) ? T(0) : c[j];
+    }
+}
+
 template <class T, int MR, int NR>
 void ukernel_packed(i64 kc, const T* a, const T* b, T* c, i64 rs_c, bool accumulate) {
     T acc[MR][NR] = {};
@@ -19,33 +35,45 @@ void ukernel_packed(i64 kc, const T* a, const T* b, T* c, i64 rs_c, bool accumul
                                                                  : acc[i][j];
 }
 
+// Rows in blocks of MR; n <= NR.
 template <class T, int MR, int NR>
 void ukernel_strided(i64 m, i64 n, i64 kc, const T* a, i64 rs_a, i64 cs_a, const T* b, i64 rs_b,
-                     T* c, i64 rs_c, bool accumulate) {
-    T acc[MR][NR] = {};
-    for (i64 k = 0; k < kc; ++k, a += cs_a, b += rs_b)
-        for (i64 i = 0; i < m; ++i) {
-            const T ai = a[i * rs_a];
-            for (i64 j = 0; j < n; ++j) acc[i][j] += ai * b[j];
+                     T* c, i64 rs_c, bool accumulate, const TileEpilogue<T>* ep) {
+    for (i64 i0 = 0; i0 < m; i0 += MR) {
+        const i64 mb = m - i0 < MR ? m - i0 : MR;
+        T acc[MR][NR] = {};
+        const T* ak = a + i0 * rs_a;
+        const T* bk = b;
+        for (i64 k = 0; k < kc; ++k, ak += cs_a, bk += rs_b)
+            for (i64 i = 0; i < mb; ++i) {
+                const T ai = ak[i * rs_a];
+                for (i64 j = 0; j < n; ++j) acc[i][j] += ai * bk[j];
+            }
+        for (i64 i = 0; i < mb; ++i) {
+            T* ci = c + (i0 + i) * rs_c;
+            for (i64 j = 0; j < n; ++j) ci[j] = accumulate ? ci[j] + acc[i][j] : acc[i][j];
+            if (ep) epilogue_row(*ep, i0 + i, n, ci);
         }
-    for (i64 i = 0; i < m; ++i)
-        for (i64 j = 0; j < n; ++j) c[i * rs_c + j] = accumulate ? c[i * rs_c + j] + acc[i][j]
-                                                                 : acc[i][j];
+    }
 }
 
 template <class T>
-void dot(i64 m, i64 kc, const T* a, i64 rs_a, const T* x, T* y, i64 rs_y, bool accumulate) {
-    for (i64 i = 0; i < m; ++i, a += rs_a, y += rs_y) {
+void dot(i64 m, i64 kc, const T* a, i64 rs_a, const T* x, T* y, i64 rs_y, bool accumulate,
+         const TileEpilogue<T>* ep) {
+    for (i64 i = 0; i < m; ++i) {
         T s = T(0);
-        for (i64 k = 0; k < kc; ++k) s += a[k] * x[k];
-        *y = accumulate ? *y + s : s;
+        for (i64 k = 0; k < kc; ++k) s += a[i * rs_a + k] * x[k];
+        y[i * rs_y] = accumulate ? y[i * rs_y] + s : s;
+        if (ep) epilogue_row(*ep, i, 1, y + i * rs_y);
     }
 }
 
 const GemmKernels kTable = {
     "portable",
-    {4, 8, 128, 256, 4096, ukernel_packed<float, 4, 8>, ukernel_strided<float, 4, 8>, dot<float>},
-    {4, 4, 64, 256, 4096, ukernel_packed<double, 4, 4>, ukernel_strided<double, 4, 4>, dot<double>},
+    {4, 8, 128, 256, 4096, 8, ukernel_packed<float, 4, 8>, ukernel_strided<float, 4, 8>,
+     dot<float>},
+    {4, 4, 64, 256, 4096, 4, ukernel_packed<double, 4, 4>, ukernel_strided<double, 4, 4>,
+     dot<double>},
 };
 
 }  // namespace

@@ -58,8 +58,9 @@ double cross_entropy(const T* z, const std::int64_t* labels, const T* w, index_t
         const T* row = z + i * d;
         const T scale = w ? unit_scale * w[i] : unit_scale;
         const std::int64_t c = labels[i];
-        require(c >= 0 && c < d, "cross_entropy: label " + std::to_string(c) +
-                                     " out of range [0, " + std::to_string(d) + ")");
+        if (c < 0 || c >= d)  // (not require(): its message would be built for every row)
+            throw std::invalid_argument("cross_entropy: label " + std::to_string(c) +
+                                        " out of range [0, " + std::to_string(d) + ")");
         const double lse = row_logsumexp(row, d);
         total += (lse - double(row[c])) * (w ? double(w[i]) : 1.0);
         if (grad) {
@@ -72,12 +73,35 @@ double cross_entropy(const T* z, const std::int64_t* labels, const T* w, index_t
     return total;
 }
 
+// Unweighted MSE over count values as one flat loop: lane l of W double sums
+// takes elements l, l + W, ... and the lanes are added in a fixed order, so the
+// loop vectorises (a single double sum would be one serial chain).
+template <class T>
+double mse_sum(const T* p, const T* y, index_t count, T* grad, T scale) {
+    constexpr int W = 4;
+    double lane[W] = {};
+    index_t i = 0;
+    for (; i + W <= count; i += W)
+        for (int l = 0; l < W; ++l) {
+            const T diff = p[i + l] - y[i + l];
+            if (grad) grad[i + l] = T(2) * diff * scale;
+            lane[l] += double(diff) * double(diff);
+        }
+    double total = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+    for (; i < count; ++i) {
+        const T diff = p[i] - y[i];
+        if (grad) grad[i] = T(2) * diff * scale;
+        total += double(diff) * double(diff);
+    }
+    return total;
+}
+
 }  // namespace
 
 template <class T>
 double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
                     T* grad) {
-    require(n > 0 && d > 0, "loss: empty input");
+    if (n <= 0 || d <= 0) throw std::invalid_argument("loss: empty input");
     const index_t per_sample = spec.kind == LossKind::cross_entropy ? 1 : d;
     double weight = double(n);
     if (t.w) {
@@ -89,6 +113,8 @@ double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n
     const T scale = T(1.0 / denom);
     if (spec.kind == LossKind::cross_entropy)
         return cross_entropy(pred, t.labels, t.w, n, d, grad, scale) / denom;
+    if (spec.kind == LossKind::mse && !t.w)
+        return mse_sum(pred, t.y, n * d, grad, scale) / denom;
     double total = 0.0;
     T g;
     for (index_t i = 0; i < n; ++i) {

@@ -140,6 +140,12 @@ void run_all(const char* type, int mr, int nr, int kc) {
             for (int lb = 0; lb < 2; ++lb)
                 run_case<T>({s[0], s[1], s[2], la, lb, 0, la == lb, 1 | 2 | 16, Act::tanh, Act::relu},
                             type);
+    // The same with the relu epilogues the kernels fuse (training forward and backward).
+    for (auto& s : shapes)
+        for (int la = 0; la < 2; ++la)
+            for (int lb = 0; lb < 2; ++lb)
+                run_case<T>({s[0], s[1], s[2], la, lb, 0, la != lb, 1 | 2 | 4 | 8, Act::relu, Act::relu},
+                            type);
     // Every layout combination and epilogue subset on random awkward sizes.
     for (int la = 0; la < 4; ++la)
         for (int lb = 0; lb < 4; ++lb)

@@ -1,0 +1,238 @@
+// The SIMD micro-kernels shared by the x86 kernel files, written once over a
+// vector-traits type S (T, V, Mask, lane count L; zero, load, bcast, fma, add,
+// mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c keeping NaN;
+// step(x) = x > 0 ? 1 : 0). Each ISA file includes this after defining its
+// traits and compiles it with its own target flags. Everything here has
+// internal linkage (anonymous namespace), so one file's instructions can never
+// be picked by the linker for another file's code.
+#pragma once
+#include "gemm_ukernel.h"
+
+namespace fastmlp {
+namespace {
+
+using i64 = std::int64_t;
+
+// C[MR x 2L] (+)= packed A * packed B.
+template <class S, int MR>
+void ukernel_packed(i64 kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
+                    i64 rs_c, bool accumulate) {
+    using V = typename S::V;
+    constexpr int L = S::L;
+    for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * rs_c), _MM_HINT_T0);
+    V r[MR][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = S::zero();
+#pragma GCC unroll 4
+    for (i64 k = 0; k < kc; ++k) {
+        const V b0 = S::load(b), b1 = S::load(b + L);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const V ai = S::bcast(a + i);
+            r[i][0] = S::fma(ai, b0, r[i][0]);
+            r[i][1] = S::fma(ai, b1, r[i][1]);
+        }
+        a += MR;
+        b += 2 * L;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        typename S::T* ci = c + i * rs_c;
+        if (accumulate) {
+            r[i][0] = S::add(S::load(ci), r[i][0]);
+            r[i][1] = S::add(S::load(ci + L), r[i][1]);
+        }
+        S::store(ci, r[i][0]);
+        S::store(ci + L, r[i][1]);
+    }
+}
+
+// Rows [row, m) in blocks of exactly R (m - row a multiple of R) and NV vectors
+// of columns, the last one masked when MASKED; the epilogue is applied in
+// registers, one stage at a time so each option is tested once per block.
+template <class S, int R, int NV, bool MASKED>
+void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
+                 const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
+                 const TileEpilogue<typename S::T>* ep) {
+    using T = typename S::T;
+    using V = typename S::V;
+    constexpr int L = S::L;
+    const typename S::Mask last = S::mask(n - (NV - 1) * L);
+    auto ld = [&](const T* p, int v) { return MASKED && v == NV - 1 ? S::mload(p, last) : S::load(p); };
+    auto st = [&](T* p, int v, V x) {
+        if (MASKED && v == NV - 1)
+            S::mstore(p, last, x);
+        else
+            S::store(p, x);
+    };
+    const T* bias = ep ? ep->bias : nullptr;
+    const T* dx = ep ? ep->dact_x : nullptr;
+    T* out = ep ? ep->act_out : nullptr;
+    const i64 rs_dx = ep ? ep->rs_dact : 0, rs_out = ep ? ep->rs_act : 0;
+    const bool relu = ep && ep->act_relu;
+    i64 off[R];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) off[i] = i * rs_a;
+    for (; row < m; row += R) {
+        V r[R][NV];
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) r[i][v] = S::zero();
+        const T* ak = a + row * rs_a;
+        const T* bk = b;
+        for (i64 k = 0; k < kc; ++k) {
+            V bv[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) bv[v] = ld(bk + v * L, v);
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i) {
+                const V ai = S::bcast(ak + off[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) r[i][v] = S::fma(ai, bv[v], r[i][v]);
+            }
+            ak += cs_a;
+            bk += rs_b;
+        }
+        T* ci = c + row * rs_c;
+        if (accumulate)
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) r[i][v] = S::add(ld(ci + i * rs_c + v * L, v), r[i][v]);
+        if (bias)
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) r[i][v] = S::add(r[i][v], ld(bias + v * L, v));
+        if (dx) {
+            const T* d = dx + row * rs_dx;
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v)
+                    r[i][v] = S::mul(r[i][v], S::step(ld(d + i * rs_dx + v * L, v)));
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) st(ci + i * rs_c + v * L, v, r[i][v]);
+        if (out) {
+            T* o = out + row * rs_out;
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v)
+                    st(o + i * rs_out + v * L, v, relu ? S::relu(r[i][v]) : r[i][v]);
+        }
+    }
+}
+
+// The last m - row < R rows as one block.
+template <class S, int R, int NV, bool MASKED>
+void rows_tail(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
+               const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
+               const TileEpilogue<typename S::T>* ep) {
+    if constexpr (R > 1) {
+        if (m - row == R - 1)
+            return rows_blocks<S, R - 1, NV, MASKED>(row, m, n, kc, a, rs_a, cs_a, b, rs_b, c,
+                                                     rs_c, accumulate, ep);
+        rows_tail<S, R - 1, NV, MASKED>(row, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                        accumulate, ep);
+    }
+}
+
+// All m rows in blocks of as many rows as the ACC accumulator registers allow.
+template <class S, int MR, int ACC, int NV, bool MASKED>
+void rows_all(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
+              const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
+              const TileEpilogue<typename S::T>* ep) {
+    constexpr int R = ACC / NV < MR ? ACC / NV : MR;
+    const i64 full = m / R * R;
+    rows_blocks<S, R, NV, MASKED>(0, full, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, accumulate, ep);
+    if (full < m)
+        rows_tail<S, R, NV, MASKED>(full, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, accumulate,
+                                    ep);
+}
+
+// The `strided` kernel: n <= 4 vectors.
+template <class S, int MR, int ACC>
+void ukernel_strided(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
+                     const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c,
+                     bool accumulate, const TileEpilogue<typename S::T>* ep) {
+    constexpr int L = S::L;
+    const bool masked = n % L != 0;
+    const i64 nv = (n + L - 1) / L;
+#define FASTMLP_ROWS(NV)                                                                        \
+    return masked ? rows_all<S, MR, ACC, NV, true>(m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,  \
+                                                   accumulate, ep)                             \
+                  : rows_all<S, MR, ACC, NV, false>(m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, \
+                                                    accumulate, ep)
+    switch (nv) {
+        case 1: FASTMLP_ROWS(1);
+        case 2: FASTMLP_ROWS(2);
+        case 3: FASTMLP_ROWS(3);
+        default: FASTMLP_ROWS(4);
+    }
+#undef FASTMLP_ROWS
+}
+
+// Result c of row i of a matrix-vector product through the epilogue (column 0).
+template <class T>
+void dot_epilogue(const TileEpilogue<T>* ep, i64 i, T c, T* y) {
+    if (ep && ep->bias) c += ep->bias[0];
+    if (ep && ep->dact_x) c *= ep->dact_x[i * ep->rs_dact] > T(0) ? T(1) : T(0);
+    *y = c;
+    if (ep && ep->act_out) ep->act_out[i * ep->rs_act] = ep->act_relu && c < T(0) ? T(0) : c;
+}
+
+// R rows of A dotted with x: two accumulators per row along k, a masked tail,
+// then one horizontal sum per row.
+template <class S, int R>
+void dot_rows(i64 row, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x,
+              typename S::T* y, i64 rs_y, bool accumulate, const TileEpilogue<typename S::T>* ep) {
+    using V = typename S::V;
+    constexpr int L = S::L;
+    a += row * rs_a;
+    V s[R][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) s[r][0] = s[r][1] = S::zero();
+    i64 k = 0;
+    for (; k + 2 * L <= kc; k += 2 * L) {
+        const V x0 = S::load(x + k), x1 = S::load(x + k + L);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            s[r][0] = S::fma(S::load(a + r * rs_a + k), x0, s[r][0]);
+            s[r][1] = S::fma(S::load(a + r * rs_a + k + L), x1, s[r][1]);
+        }
+    }
+    if (k + L <= kc) {
+        const V x0 = S::load(x + k);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) s[r][0] = S::fma(S::load(a + r * rs_a + k), x0, s[r][0]);
+        k += L;
+    }
+    if (k < kc) {
+        const typename S::Mask m = S::mask(kc - k);
+        const V x1 = S::mload(x + k, m);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) s[r][1] = S::fma(S::mload(a + r * rs_a + k, m), x1, s[r][1]);
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        typename S::T* yr = y + (row + r) * rs_y;
+        const typename S::T v = S::hsum(S::add(s[r][0], s[r][1]));
+        dot_epilogue(ep, row + r, accumulate ? *yr + v : v, yr);
+    }
+}
+
+template <class S>
+void dot(i64 m, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x,
+         typename S::T* y, i64 rs_y, bool accumulate, const TileEpilogue<typename S::T>* ep) {
+    i64 i = 0;
+    for (; i + 4 <= m; i += 4) dot_rows<S, 4>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
+    for (; i < m; ++i) dot_rows<S, 1>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
+}
+
+}  // namespace
+}  // namespace fastmlp
