@@ -267,8 +267,9 @@ class Sequential(Module):
         self._bind(linears, seed)
         core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
         self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad)
-        self.out_features = self.predict(np.zeros((1, self.in_features), self.dtype)).shape[1]
-        self._impl.dropout_seed = 0 if seed is None else int(seed)
+        self.out_features = linears[-1].out_features  # activations keep the width
+        # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
+        self._impl.dropout_seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
         self._default_opt = None
         self._checked_opt = None  # the last optimizer that passed _optimizer()
         self._has_forward = False
@@ -286,7 +287,6 @@ class Sequential(Module):
                 grad = self._flat_grad[off:off + n].reshape(p.shape)
                 data[...] = p.data
                 p._data, p._grad = data, grad
-                p._flat_offset = off
                 off += n
             l._owner = self
             if rng is not None:
