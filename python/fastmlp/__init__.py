@@ -6,9 +6,9 @@ import os as _os
 # working whenever the machine is shared, which made small fits many times slower.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["OMP_WAIT_POLICY"] = "passive"
-from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import functional, init, metrics, optim, plot
+from ._version import __version__
 from ._core import get_num_threads
 from .saving import load, save
 from .linear_model import LinearRegression
@@ -17,10 +17,6 @@ from .losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSEL
 from .nn import (GELU, Dropout, Identity, LeakyReLU, Linear, Module, Parameter, ReLU,
                  Sequential, Sigmoid, SiLU, Softplus, Tanh)
 
-try:
-    __version__ = _version("fastmlp")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
 
 
 def set_num_threads(n: int) -> None:

@@ -3,8 +3,6 @@
 The weights are the state_dict's tensors; the architecture is JSON in the header."""
 from __future__ import annotations
 
-import json
-
 from . import nn
 
 _FORMAT = "fastmlp.Sequential/1"
@@ -25,6 +23,7 @@ def save(model, path) -> None:
     """Writes a Sequential's architecture, dtype and weights to `path`."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"save expects a fastmlp.Sequential, got {type(model).__name__}")
+    import json
     layers = [{"type": type(l).__name__, **l.config()} for l in model]
     meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers)}
     _safetensors().save_file(model.state_dict(), str(path), metadata=meta)
@@ -32,6 +31,7 @@ def save(model, path) -> None:
 
 def load(path) -> nn.Sequential:
     """Rebuilds the Sequential saved at `path`."""
+    import json
     st = _safetensors()
     from safetensors import safe_open
     with safe_open(str(path), framework="np") as f:
