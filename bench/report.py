@@ -1,7 +1,9 @@
 """Plain-text tables of worker results."""
 from targets import ratio, targets_for_row
 from timing import BUSY_CORES
-from workloads import MLP_BATCH, MLP_SIZES, SEED_N, SEED_SIZES
+from workloads import (ACCURACY_EPOCHS, DIGITS_BATCH, DIGITS_N, DIGITS_SIZES,
+                       DIGITS_TRAIN, MLP_BATCH, MLP_SIZES, SEED_N, SEED_SIZES,
+                       WIDE_BATCH, WIDE_N, WIDE_SIZES)
 
 
 def fmt_time(s):
@@ -32,7 +34,8 @@ def _spread(r):
 
 def _all_rows(cfg):
     sections = list(cfg["rows"].values()) if cfg["workload"] == "gemm" else [
-        cfg.get("peak", {}).get("by", {}), cfg["train"], cfg.get("predict", {})]
+        cfg.get("peak", {}).get("by", {}), cfg.get("train", {}), cfg.get("predict", {})]
+    sections += [d["train"] for d in cfg.get("datasets", {}).values()]
     return [r for sec in sections for r in sec.values()]
 
 
@@ -76,21 +79,29 @@ def header(cfg):
     return "\n".join(lines)
 
 
+def _timing_cells(r, peak):
+    """median, IQR, GFLOP/s and % of peak of one measured row."""
+    gf = r.get("gflops")
+    return [fmt_time(r["median_s"]), _spread(r), f"{gf:.2f}" if gf else "",
+            f"{gf / peak * 100:.1f}%" if gf and peak else ""]
+
+
+def _first_call(r):
+    return fmt_time(r["first_call_s"]) if "first_call_s" in r else ""
+
+
 def training_table(cfg, title):
     rows, peak = [], cfg.get("peak", {}).get("gflops")
     for name, r in cfg["train"].items():
         if "error" in r:
             rows.append([name, r["error"][:70], "", "", "", "", "", "", ""])
             continue
-        gf = r.get("gflops")
         rows.append([
-            name, fmt_time(r["median_s"]), _spread(r),
-            f"{gf:.2f}" if gf else "",
-            f"{gf / peak * 100:.1f}%" if gf and peak else "",
+            name, *_timing_cells(r, peak),
             fmt_ratio(ratio(cfg["train"], "fastmlp fit", name)),
             fmt_ratio(ratio(cfg["train"], "fastmlp train_step loop", name)),
             targets_for_row(cfg["workload"], "train", cfg["threads"], name),
-            fmt_time(r["first_call_s"]) if "first_call_s" in r else ""])
+            _first_call(r)])
     heads = ["contender", "median/step", "IQR", "GFLOP/s", "% peak",
              "x vs fit", "x vs step", "target", "1st call (compile)"]
     return f"{title}\n" + table(heads, rows)
@@ -105,7 +116,7 @@ def predict_table(cfg):
         rows.append([name, fmt_time(r["median_s"]), _spread(r),
                      fmt_ratio(ratio(cfg["predict"], "fastmlp net.predict(x)", name)),
                      targets_for_row("seed", "predict", cfg["threads"], name),
-                     fmt_time(r["first_call_s"]) if "first_call_s" in r else ""])
+                     _first_call(r)])
     heads = ["contender", "median/call", "IQR", "x vs predict", "target",
              "1st call (compile)"]
     return "One-sample predict latency, x of shape (1, 3)\n" + table(heads, rows)
@@ -124,6 +135,38 @@ def mlp_report(cfg):
     title = (f"Medium MLP training step: {sizes}, batch {MLP_BATCH}, {cfg['loss']}, "
              f"Adam, float32 ({cfg['flops_per_step'] / 1e9:.2f} GFLOP/step)")
     return "\n\n".join([header(cfg), training_table(cfg, title)])
+
+
+def _accuracy(a):
+    return "" if a is None else f"{a * 100:.1f}%" if isinstance(a, float) else a[:40]
+
+
+def classify_table(cfg, title, data):
+    """Time per epoch; on digits also the held-out accuracy column."""
+    rows, peak = [], cfg.get("peak", {}).get("gflops")
+    acc = data.get("accuracy")
+    for name, r in data["train"].items():
+        cells = [name, r["error"][:70], "", "", "", ""] if "error" in r else [
+            name, *_timing_cells(r, peak), fmt_ratio(ratio(data["train"], "fastmlp fit", name))]
+        cells += [_accuracy(acc.get(name))] if acc is not None else []
+        rows.append(cells + [_first_call(r)])
+    heads = ["contender", "median/epoch", "IQR", "GFLOP/s", "% peak", "x vs fastmlp"]
+    heads += [f"held-out acc ({ACCURACY_EPOCHS} ep)"] if acc is not None else []
+    return f"{title}\n" + table(heads + ["1st call (compile)"], rows)
+
+
+def classify_report(cfg):
+    d, wide = cfg["datasets"]["digits"], cfg["datasets"]["wide"]
+    common = "ReLU MLP, softmax cross-entropy, Adam lr=1e-3, shuffled minibatches, float32"
+    digits = (f"Digits ({cfg['digits_source']}, {DIGITS_TRAIN} of {DIGITS_N} samples for "
+              f"training, {DIGITS_N - DIGITS_TRAIN} held out): "
+              f"{'-'.join(map(str, DIGITS_SIZES))} {common}, batch {DIGITS_BATCH} "
+              f"({d['flops_per_epoch'] / 1e9:.3f} GFLOP/epoch)")
+    synth = (f"Wide synthetic ({WIDE_N} samples x {WIDE_SIZES[0]} features, "
+             f"{WIDE_SIZES[-1]} classes): {'-'.join(map(str, WIDE_SIZES))} {common}, "
+             f"batch {WIDE_BATCH} ({wide['flops_per_epoch'] / 1e9:.1f} GFLOP/epoch)")
+    return "\n\n".join([header(cfg), classify_table(cfg, digits, d),
+                         classify_table(cfg, synth, wide)])
 
 
 def gemm_names(cfg):

@@ -1,6 +1,6 @@
 """fastmlp benchmarks against NumPy, PyTorch, JAX and scikit-learn.
 
-    python bench/run.py [seed|mlp|gemm|all] [--threads 1,2] [--repeats R]
+    python bench/run.py [seed|mlp|gemm|classify|all] [--threads 1,2] [--repeats R]
                         [--quick] [--json PATH] [--chart PATH] [--wait-quiet S]
 
 Each thread count runs in a fresh worker process pinned to that many cores;
@@ -21,19 +21,20 @@ from chart import gemm_chart
 from sysload import wait_quiet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "gemm": [1, 2]}
+DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "gemm": [1, 2], "classify": [1, 2]}
+WORKLOADS = list(DEFAULT_THREADS)
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("workload", nargs="?", default="seed",
-                    choices=["seed", "mlp", "gemm", "all"])
+                    choices=WORKLOADS + ["all"])
     ap.add_argument("--threads", default=None,
                     help="thread counts, e.g. 1 or 1,2 (default: 1 for seed, "
-                         "1,2 for mlp and gemm)")
+                         "1,2 for the others)")
     ap.add_argument("--repeats", type=int, default=None,
-                    help="timed repeats per contender (default 15/10/7)")
+                    help="timed repeats per contender (default 15/10/7/7)")
     ap.add_argument("--quick", action="store_true",
                     help="3 short repeats, fewer GEMM shapes: a smoke run")
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON")
@@ -94,8 +95,8 @@ def run_worker(workloads, threads, repeats, quick, quiet_s):
 def render(cfg):
     if "error" in cfg:
         return f"== {cfg['workload']}, {cfg['threads']} thread(s): {cfg['error']} =="
-    return {"seed": report.seed_report, "mlp": report.mlp_report,
-            "gemm": report.gemm_report}[cfg["workload"]](cfg)
+    return {"seed": report.seed_report, "mlp": report.mlp_report, "gemm": report.gemm_report,
+            "classify": report.classify_report}[cfg["workload"]](cfg)
 
 
 def main(argv=None):
@@ -103,7 +104,7 @@ def main(argv=None):
     warning = blas_env_warning()
     if warning:
         print(warning, file=sys.stderr)
-    workloads = ["seed", "mlp", "gemm"] if args.workload == "all" else [args.workload]
+    workloads = WORKLOADS if args.workload == "all" else [args.workload]
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     threads_of = {w: [int(t) for t in args.threads.split(",")] if args.threads
                   else DEFAULT_THREADS[w] for w in workloads}

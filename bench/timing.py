@@ -26,6 +26,8 @@ class Contender:
     run: Callable[[int], None]
     flops_per_unit: Optional[float] = None  # None: no GFLOP/s column
     info: dict = field(default_factory=dict)  # e.g. compile time, settings
+    # classifiers: x -> predicted class labels with the weights trained so far
+    labels: Optional[Callable] = None
 
 
 @dataclass

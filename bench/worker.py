@@ -22,6 +22,7 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
     "predict": ["fastmlp", "numpy", "torch", "jax"],
     "train_mlp": ["fastmlp", "numpy", "torch", "jax"],
     "gemm": ["fastmlp", "numpy", "torch", "jax"],
+    "classify": ["fastmlp", "torch", "jax", "sklearn"],
 }
 
 
@@ -117,6 +118,44 @@ def run_mlp(peers, repeats, target_s):
     return {"train": train, "flops_per_step": flops, "loss": loss}
 
 
+def held_out_accuracy(peers, x, labels, x_test, y_test, params, batch):
+    """Each contender trained afresh from the shared start for
+    ACCURACY_EPOCHS epochs, then scored on held-out data: a check that
+    every contender computes the same thing."""
+    from workloads import ACCURACY_EPOCHS
+    out = {}
+    for c in contenders(peers, "classify", "classify", x, labels, params, batch, None):
+        if isinstance(c, Failed):
+            out[c.name] = c.reason
+            continue
+        try:
+            c.run(ACCURACY_EPOCHS)
+            out[c.name] = float((c.labels(x_test) == y_test).mean())
+        except Exception as e:
+            out[c.name] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def run_classify(peers, repeats, target_s):
+    import workloads as w
+    x, labels, x_test, y_test, source = w.digits_data()
+    wide_x, wide_labels = w.wide_data()
+    datasets = {}
+    for name, xs, ys, sizes, batch in (
+            ("digits", x, labels, w.DIGITS_SIZES, w.DIGITS_BATCH),
+            ("wide", wide_x, wide_labels, w.WIDE_SIZES, w.WIDE_BATCH)):
+        flops = w.train_step_flops(sizes, len(xs))  # one epoch
+        log(f"classify: {name}, one epoch")
+        cs = contenders(peers, "classify", "classify", xs, ys, w.init_params(sizes),
+                        batch, flops)
+        datasets[name] = {"train": measure(cs, repeats, target_s, log),
+                          "flops_per_epoch": flops}
+    log(f"classify: digits, held-out accuracy after {w.ACCURACY_EPOCHS} epochs")
+    datasets["digits"]["accuracy"] = held_out_accuracy(
+        peers, x, labels, x_test, y_test, w.init_params(w.DIGITS_SIZES), w.DIGITS_BATCH)
+    return {"datasets": datasets, "digits_source": source}
+
+
 def run_gemm(peers, repeats, target_s, quick):
     import workloads as w
     rows = {}
@@ -140,8 +179,9 @@ def cap_threadpools(threads):
 
 
 # repeats and seconds per repeat for each workload; --quick: 3 and a tenth
-SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15)}
-SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp"], "gemm": ["gemm"]}
+SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15), "classify": (7, 0.4)}
+SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp"], "gemm": ["gemm"],
+            "classify": ["classify"]}
 
 
 def run_workload(workload, peers, repeats, target_s, quick):
@@ -149,14 +189,14 @@ def run_workload(workload, peers, repeats, target_s, quick):
     if workload == "gemm":
         return run_gemm(peers, repeats, target_s, quick)
     result = {"peak": measure_peak(peers, peak_repeats, target_s)}
-    run = run_seed if workload == "seed" else run_mlp
+    run = {"seed": run_seed, "mlp": run_mlp, "classify": run_classify}[workload]
     result.update(run(peers, repeats, target_s))
     return result
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workloads", required=True, help="e.g. seed,mlp,gemm")
+    ap.add_argument("--workloads", required=True, help="e.g. seed,mlp,gemm,classify")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--repeats", type=int, default=0, help="0: per workload")
     ap.add_argument("--quick", action="store_true")

@@ -12,6 +12,14 @@ SEED_N = 200
 # The medium MLP of the issue: MNIST-shaped, batch 256.
 MLP_SIZES = (784, 512, 512, 10)
 MLP_BATCH = 256
+# Classification: scikit-learn's digits (1797 x 64, 10 classes), split into
+# 1440 training samples (45 batches of 32) and 357 held out; and a wider
+# synthetic set. Sample counts are multiples of the batch: no partial batch.
+DIGITS_SIZES = (64, 128, 10)
+DIGITS_N, DIGITS_TRAIN, DIGITS_BATCH = 1797, 1440, 32
+WIDE_SIZES = (256, 512, 512, 10)
+WIDE_N, WIDE_BATCH = 8192, 128
+ACCURACY_EPOCHS = 20  # digits: epochs before the held-out accuracy is taken
 
 
 def seed_data():
@@ -28,6 +36,36 @@ def mlp_data():
     labels = rng.integers(0, MLP_SIZES[-1], MLP_BATCH)
     onehot = np.eye(MLP_SIZES[-1], dtype=DTYPE)[labels]
     return x, labels, onehot
+
+
+def digits_data():
+    """(x_train, y_train, x_test, y_test, source), pixels scaled to [0, 1]
+    and labels int64. Without scikit-learn: a synthetic set of the same
+    shapes (noisy class prototypes on the 0..16 pixel scale)."""
+    rng = np.random.default_rng(2)
+    try:
+        from sklearn.datasets import load_digits
+        x, labels = load_digits(return_X_y=True)
+        source = "scikit-learn load_digits"
+    except ImportError:
+        protos = rng.uniform(0, 16, (DIGITS_SIZES[-1], DIGITS_SIZES[0]))
+        labels = rng.integers(0, DIGITS_SIZES[-1], DIGITS_N)
+        x = np.clip(protos[labels] + rng.normal(0, 4, (DIGITS_N, DIGITS_SIZES[0])), 0, 16)
+        source = "synthetic (scikit-learn not installed)"
+    order = rng.permutation(DIGITS_N)
+    x, labels = (x[order] / 16).astype(DTYPE), labels[order].astype(np.int64)
+    t = DIGITS_TRAIN
+    return x[:t], labels[:t], x[t:], labels[t:], source
+
+
+def wide_data():
+    """WIDE_N samples of WIDE_SIZES[0] standard normal features, labelled by
+    the argmax of a fixed random linear map plus noise."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((WIDE_N, WIDE_SIZES[0])).astype(DTYPE)
+    teacher = rng.standard_normal((WIDE_SIZES[0], WIDE_SIZES[-1]))
+    scores = x @ teacher + rng.standard_normal((WIDE_N, WIDE_SIZES[-1]))
+    return x, scores.argmax(axis=1).astype(np.int64)
 
 
 def init_params(sizes, seed=0):
