@@ -103,6 +103,20 @@ void Net<T>::predict(const T* x, index_t n, T* y, T* scratch) const {
 }
 
 template <class T>
+bool Net<T>::relu_after(size_t i) const {
+    return layers_[i].spec.kind == LayerKind::linear && i + 1 < layers_.size() &&
+           layers_[i + 1].spec.kind == LayerKind::activation &&
+           layers_[i + 1].spec.act.kind == Act::relu;
+}
+
+template <class T>
+const T* Net<T>::act_input(size_t a) {
+    if (a == 0) return x_;
+    // x > 0 exactly where relu(x) > 0 (NaN fails both), so the output serves.
+    return relu_after(a - 1) ? out_of(a) : out_of(a - 1);
+}
+
+template <class T>
 void Net<T>::ensure_workspace(index_t n) {
     if (n <= cap_) return;
     out_off_.assign(layers_.size(), 0);
@@ -135,7 +149,9 @@ const T* Net<T>::forward(const T* x, index_t n) {
         switch (L.spec.kind) {
             case LayerKind::linear:
                 if (i + 1 < layers_.size() && layers_[i + 1].spec.kind == LayerKind::activation) {
-                    run_linear(L, in, n, out, out_of(i + 1), &layers_[i + 1].spec.act);
+                    // A ReLU overwrites its input: relu' can be read off the output.
+                    T* pre = relu_after(i) ? out_of(i + 1) : out;
+                    run_linear(L, in, n, pre, out_of(i + 1), &layers_[i + 1].spec.act);
                     ++i;
                     out = out_of(i);
                 } else {
@@ -169,7 +185,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
         const T* in = r ? out_of(r - 1) : x_;
         switch (L.spec.kind) {
             case LayerKind::activation:
-                act_backward(g, g, in, out_of(r), n * w_in, L.spec.act);
+                act_backward(g, g, act_input(r), out_of(r), n * w_in, L.spec.act);
                 break;
             case LayerKind::dropout:
                 if (dropout_on_) dropout_apply(g, g, n * w_in, L.spec.p, dropout_seed, draw_ * 65536 + r);
@@ -194,7 +210,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
                 if (fuse) {
                     const size_t a = r - 1;
                     xep.dact = layers_[a].spec.act;
-                    xep.dact_x = rowmajor<T>(a ? out_of(a - 1) : x_, k);
+                    xep.dact_x = rowmajor<T>(act_input(a), k);
                     xep.dact_y = rowmajor<T>(out_of(a), k);
                 }
                 gemm<T>(n, k, m, rowmajor<T>(g, m), CMat<T>{params_ + L.w_off, 1, m},

@@ -55,6 +55,10 @@ private:
     void run_linear(const Layer& L, const T* in, index_t n, T* out, T* act_out,
                     const ActSpec* act) const;
     void ensure_workspace(index_t n);
+    // Whether layer i is a Linear whose ReLU forward() applies in place.
+    bool relu_after(size_t i) const;
+    // What the derivative of activation layer a reads as its input.
+    const T* act_input(size_t a);
     T* out_of(size_t i) { return ws_.data() + out_off_[i]; }
 
     struct InferOp {
