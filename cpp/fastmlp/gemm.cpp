@@ -32,6 +32,8 @@ constexpr index_t kDirectMaxBFewRows = 64 * 1024;
 // broke even at ~0.5 MFLOP and gave 1.5x at 1 MFLOP); above it every thread
 // gets at least half of it.
 constexpr double kParallelMinFlops = 1.0e6;
+// Bytes of A the direct path may keep in L1 (32 KiB on current x86 cores).
+constexpr index_t kL1Bytes = 16 * 1024;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
 constexpr int kMaxTile = 12 * 32;
 
@@ -158,9 +160,12 @@ template <class T>
 void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
     const GemmUkernel<T>& uk = P.uk;
     const index_t nw = bp || P.C.cs != 1 ? uk.nr : uk.wide_nr;
-    // One kernel call takes all the rows when it also takes all the columns;
-    // else mr rows at a time, which stay in L1 across the column blocks.
-    const index_t rb = P.N <= nw && P.C.cs == 1 ? i1 - i0 : uk.mr;
+    // One kernel call takes all the rows when it also takes all the columns, or
+    // when all of A's rows fit in L1 (small K: per-call costs would dominate a
+    // few k steps); else mr rows at a time, which stay in L1 across the column
+    // blocks. A block epilogue wants its rows still in cache, hence mr rows.
+    const bool all_rows = P.N <= nw || (!P.ep && (i1 - i0) * P.K * index_t(sizeof(T)) <= kL1Bytes);
+    const index_t rb = all_rows && P.C.cs == 1 ? i1 - i0 : uk.mr;
     for (index_t i = i0; i < i1; i += rb) {
         const index_t m = std::min<index_t>(rb, i1 - i);
         for (index_t j = 0; j < P.N; j += nw) {
