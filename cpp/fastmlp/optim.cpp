@@ -154,13 +154,30 @@ bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* cons
 template <class T>
 bool Optimizer<T>::step() {
     ++step_count;
-    T* shifted[3] = {nullptr, nullptr, nullptr};
-    bool ok = true;
-    for (const auto& sp : spans) {
-        for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp.state_offset;
-        ok &= optim_update(spec, step_count, sp.data, sp.grad, shifted, sp.n);
+    // Updates are elementwise, so fixed chunks can go to any thread without
+    // changing a bit; big models spread them over the threads.
+    constexpr index_t kChunk = 1 << 15;
+    std::int64_t chunks = 0;
+    for (const auto& sp : spans) chunks += (sp.n + kChunk - 1) / kChunk;
+    const int nt = int(std::min<std::int64_t>(num_threads(), chunks));
+    int bad = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad) if (nt > 1)
+#else
+    (void)nt;
+#endif
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        // Chunk c: walk the spans (few) to its span and offset.
+        std::int64_t left = c;
+        const ParamSpan<T>* sp = spans.data();
+        while (left >= (sp->n + kChunk - 1) / kChunk) left -= (sp++->n + kChunk - 1) / kChunk;
+        const index_t begin = left * kChunk, end = std::min(sp->n, begin + kChunk);
+        T* shifted[3] = {nullptr, nullptr, nullptr};
+        for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp->state_offset + begin;
+        bad |= !optim_update(spec, step_count, sp->data + begin, sp->grad + begin, shifted,
+                             end - begin);
     }
-    return ok;
+    return bad == 0;
 }
 
 template <class T>
