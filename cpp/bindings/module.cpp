@@ -84,14 +84,8 @@ py::list isa_built() {
 // The built sets this CPU can run.
 py::list isa_runnable() {
     py::list out;
-    out.append("portable");
-#if defined(__x86_64__) || defined(__i386__)
-    if (gemm_kernels_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        out.append("avx2");
-    if (gemm_kernels_avx512() && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("fma"))
-        out.append("avx512");
-#endif
+    for (const char* name : {"portable", "avx2", "avx512"})
+        if (gemm_isa_runnable(name)) out.append(name);
     return out;
 }
 

@@ -72,6 +72,13 @@ const char* gemm_select_isa(const char* request) {
     return k->name;
 }
 
+bool gemm_isa_runnable(const char* name) {
+    if (std::strcmp(name, "portable") == 0) return true;
+    if (std::strcmp(name, "avx2") == 0) return avx2_if_supported() != nullptr;
+    if (std::strcmp(name, "avx512") == 0) return avx512_if_supported() != nullptr;
+    return false;
+}
+
 const char* gemm_isa() { return gemm_kernels().name; }
 
 }  // namespace fastmlp

@@ -13,4 +13,7 @@ const GemmKernels& gemm_kernels();
 // name chosen (also what gemm_isa() reports afterwards).
 const char* gemm_select_isa(const char* request);
 
+// Whether the named kernel set was built in and this CPU can run it.
+bool gemm_isa_runnable(const char* name);
+
 }  // namespace fastmlp
