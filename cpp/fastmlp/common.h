@@ -60,7 +60,7 @@ inline void require(bool ok, const std::string& what) {
 }
 
 // 1 if x is NaN or Inf, else 0, from the exponent bits: OR-reductions of this
-// vectorise, where a floating-point test in a loop would not without -ffast-math.
+// vectorise, where a floating-point test in a loop would not under strict IEEE flags.
 inline std::uint32_t nonfinite(float x) {
     std::uint32_t b;
     std::memcpy(&b, &x, sizeof b);
