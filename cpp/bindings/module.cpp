@@ -227,8 +227,7 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
             [](PyOptimizer<T>& o, std::int64_t v) { o.opt.step_count = v; })
         .def_property(
             "lr", [](PyOptimizer<T>& o) { return o.opt.spec.lr; },
-            [](PyOptimizer<T>& o, double v) { o.opt.spec.lr = v; })
-        .def("grad_norm", [](PyOptimizer<T>& o) { return grad_norm(o.opt.spans); });
+            [](PyOptimizer<T>& o, double v) { o.opt.spec.lr = v; });
 
     bind_kernels<T>(m, sfx);
 }
