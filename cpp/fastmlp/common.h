@@ -55,6 +55,11 @@ struct ActSpec {
     double b = 0.0;
 };
 
+// A literal message is only turned into a string when the check fails, so
+// checks on hot paths cost no allocation.
+inline void require(bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(what);
+}
 inline void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument(what);
 }

@@ -288,8 +288,7 @@ void run_packed(const Problem<T>& P, int nt) {
 template <class T>
 void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool accumulate,
           const Epilogue<T>* ep) {
-    // (not require(): building its std::string message would cost a heap allocation per call)
-    if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative size");
+    require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size");
     if (N == 0) return;
     if (N == 1) C.cs = B.cs = 1;  // one column: its stride is never used; unit takes the fast paths
     const Epilogue<T>* block_ep = has_block_epilogue(ep) ? ep : nullptr;

@@ -134,7 +134,7 @@ void Net<T>::ensure_workspace(index_t n) {
 
 template <class T>
 const T* Net<T>::forward(const T* x, index_t n) {
-    if (n <= 0) throw std::invalid_argument("forward: empty batch");  // (require() allocates)
+    require(n > 0, "forward: empty batch");
     ensure_workspace(n);
     n_ = n;
     x_ = x;
