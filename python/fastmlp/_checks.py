@@ -131,6 +131,11 @@ def like(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=ref.dtype)
 
 
+def core_seed(seed) -> int:
+    """A 64-bit seed for the core's PRNG: derived from `seed`, or fresh when it is None."""
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+
+
 def positive_int(v, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
         raise ValueError(f"{name} must be a positive int, got {v!r}")

@@ -269,7 +269,7 @@ class Sequential(Module):
         self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad)
         self.out_features = linears[-1].out_features  # activations keep the width
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
-        self._impl.dropout_seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+        self._impl.dropout_seed = _checks.core_seed(seed)
         self._default_opt = None
         self._checked_opt = None  # the last optimizer that passed _optimizer()
         self._has_forward = False

@@ -106,7 +106,7 @@ def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuf
     o.epochs = _checks.positive_int(epochs, "epochs")
     o.batch_size = 0 if batch_size is None else _checks.positive_int(batch_size, "batch_size")
     o.shuffle = bool(shuffle)
-    o.seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+    o.seed = _checks.core_seed(seed)
     log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
     o.clip_norm = float(clip_grad_norm)
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
