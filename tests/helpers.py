@@ -82,3 +82,23 @@ def mlp(sizes, act="relu", dtype="float64", seed=0, bias=True):
         if i + 2 < len(sizes):
             layers.append(ACTIVATIONS[act][0]())
     return fm.Sequential(*layers, dtype=dtype, seed=seed)
+
+
+def flat_params(net):
+    """All parameters of a model, concatenated (a copy)."""
+    return np.concatenate([p.data.ravel() for p in net.parameters()])
+
+
+def flat_grad(net):
+    return np.concatenate([p.grad.ravel() for p in net.parameters()])
+
+
+def small_mlp(seed=2, out=2):
+    """3 -> 8 -> Tanh -> out, float64."""
+    return fm.Sequential(fm.Linear(3, 8, dtype="float64"), fm.Tanh(),
+                         fm.Linear(8, out, dtype="float64"), dtype="float64", seed=seed)
+
+
+def reg_data(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), rng.normal(size=(n, 2))

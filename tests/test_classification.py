@@ -8,11 +8,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
-
-
-def _flat(net):
-    """All parameters of a model, concatenated (a copy)."""
-    return np.concatenate([p.data.ravel() for p in net.parameters()])
+from helpers import flat_params as _flat
 
 
 

@@ -5,7 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "fastmlp/activation.h"
-#include "fastmlp/gemm.h"
+#include "fastmlp/gemm/gemm.h"
 #include "fastmlp/loss.h"
 #include "fastmlp/optim.h"
 

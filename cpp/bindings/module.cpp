@@ -6,8 +6,8 @@
 
 #include "fastmlp/common.h"
 #include "fastmlp/fit.h"
-#include "fastmlp/gemm.h"
-#include "fastmlp/gemm_dispatch.h"
+#include "fastmlp/gemm/gemm.h"
+#include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/net.h"
 #include "kernels.h"
 

@@ -1,4 +1,4 @@
-#include "activation.h"
+#include "fastmlp/activation.h"
 
 namespace fastmlp {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <cmath>
 
-#include "common.h"
+#include "fastmlp/common.h"
 
 namespace fastmlp {
 

@@ -1,11 +1,11 @@
-#include "fit.h"
+#include "fastmlp/fit.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 
-#include "rng.h"
+#include "fastmlp/rng.h"
 
 namespace fastmlp {
 

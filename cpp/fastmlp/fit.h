@@ -3,7 +3,7 @@
 #include <functional>
 #include <vector>
 
-#include "net.h"
+#include "fastmlp/net.h"
 
 namespace fastmlp {
 

@@ -1,4 +1,4 @@
-#include "loss.h"
+#include "fastmlp/loss.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Losses: value and gradient with respect to the prediction in one pass.
 #pragma once
-#include "common.h"
+#include "fastmlp/common.h"
 
 namespace fastmlp {
 

@@ -1,12 +1,12 @@
-#include "net.h"
+#include "fastmlp/net.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "activation.h"
-#include "gemm.h"
-#include "rng.h"
+#include "fastmlp/activation.h"
+#include "fastmlp/gemm/gemm.h"
+#include "fastmlp/rng.h"
 
 namespace fastmlp {
 

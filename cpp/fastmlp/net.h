@@ -2,9 +2,9 @@
 #pragma once
 #include <vector>
 
-#include "common.h"
-#include "loss.h"
-#include "optim.h"
+#include "fastmlp/common.h"
+#include "fastmlp/loss.h"
+#include "fastmlp/optim.h"
 
 namespace fastmlp {
 

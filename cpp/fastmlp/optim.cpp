@@ -1,4 +1,4 @@
-#include "optim.h"
+#include "fastmlp/optim.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "common.h"
+#include "fastmlp/common.h"
 
 namespace fastmlp {
 

@@ -2,7 +2,7 @@
 #include <atomic>
 #include <cstdlib>
 
-#include "common.h"
+#include "fastmlp/common.h"
 
 #ifdef _OPENMP
 #include <omp.h>

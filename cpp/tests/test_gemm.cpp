@@ -1,7 +1,7 @@
 // Standalone correctness test of the tuned gemm against gemm_ref: awkward sizes,
 // every stride layout, accumulate, every epilogue field, float and double, each
 // ISA this CPU runs, and bitwise equality across thread counts.
-// Build and run: cpp/tests/build_gemm.sh && build-gemm/test_gemm
+// Built with -DFASTMLP_CPP_TESTS=ON and run by ctest.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../fastmlp/gemm.h"
-#include "../fastmlp/gemm_dispatch.h"
+#include "fastmlp/gemm/gemm.h"
+#include "fastmlp/gemm/dispatch.h"
 
 using namespace fastmlp;
 

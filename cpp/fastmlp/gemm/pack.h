@@ -2,7 +2,7 @@
 // contiguously. Unit-stride sources get loops the compiler turns into plain
 // vector copies; other strides take the general gather.
 #pragma once
-#include "common.h"
+#include "fastmlp/common.h"
 
 #ifdef __SSE2__  // part of baseline x86-64; other targets take the scalar loops
 #include <emmintrin.h>

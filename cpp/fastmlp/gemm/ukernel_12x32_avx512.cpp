@@ -1,12 +1,12 @@
 // AVX-512F micro-kernels: sgemm 12x32 and dgemm 12x16, i.e. 12 rows x 2 zmm
 // accumulators (24 of the 32 registers), B rows loaded, A elements broadcast.
 // Edges use AVX-512 lane masks. Compile this file alone with -mavx512f -mfma.
-#include "gemm_ukernel.h"
+#include "fastmlp/gemm/ukernel.h"
 
 #if defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
 
-#include "gemm_ukernel_simd.h"
+#include "fastmlp/gemm/ukernel_simd.h"
 
 namespace fastmlp {
 

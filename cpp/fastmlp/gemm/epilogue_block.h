@@ -5,7 +5,7 @@
 #pragma once
 #include <type_traits>
 
-#include "gemm_epilogue.h"
+#include "fastmlp/gemm/epilogue.h"
 
 namespace fastmlp {
 

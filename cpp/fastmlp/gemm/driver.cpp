@@ -2,15 +2,15 @@
 // A and B panels around the run-time chosen micro-kernel, plus a direct path
 // that skips packing A for small problems. The epilogue runs on each block of
 // C right after its last K block, while the block is still in cache.
-#include "gemm.h"
+#include "fastmlp/gemm/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <new>
 
-#include "gemm_dispatch.h"
-#include "gemm_epilogue_block.h"
-#include "gemm_pack.h"
+#include "fastmlp/gemm/dispatch.h"
+#include "fastmlp/gemm/epilogue_block.h"
+#include "fastmlp/gemm/pack.h"
 
 #ifdef _OPENMP
 #include <omp.h>

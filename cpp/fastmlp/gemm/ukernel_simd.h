@@ -6,7 +6,7 @@
 // internal linkage (anonymous namespace), so one file's instructions can never
 // be picked by the linker for another file's code.
 #pragma once
-#include "gemm_ukernel.h"
+#include "fastmlp/gemm/ukernel.h"
 
 namespace fastmlp {
 namespace {

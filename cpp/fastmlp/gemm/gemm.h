@@ -1,6 +1,6 @@
 // General matrix product for float and double: the one kernel every layer uses.
 #pragma once
-#include "common.h"
+#include "fastmlp/common.h"
 
 namespace fastmlp {
 

@@ -1,6 +1,6 @@
 // Naive reference GEMM: kept forever as the oracle for the tuned driver.
-#include "gemm.h"
-#include "gemm_epilogue.h"
+#include "fastmlp/gemm/gemm.h"
+#include "fastmlp/gemm/epilogue.h"
 
 namespace fastmlp {
 

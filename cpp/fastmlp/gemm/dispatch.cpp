@@ -1,12 +1,12 @@
 // CPU feature detection and FASTMLP_ISA handling for the GEMM micro-kernels.
-#include "gemm_dispatch.h"
+#include "fastmlp/gemm/dispatch.h"
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
-#include "gemm.h"
+#include "fastmlp/gemm/gemm.h"
 
 namespace fastmlp {
 

@@ -1,6 +1,6 @@
 // Run-time choice of the GEMM micro-kernels from CPU features and FASTMLP_ISA.
 #pragma once
-#include "gemm_ukernel.h"
+#include "fastmlp/gemm/ukernel.h"
 
 namespace fastmlp {
 

@@ -1,6 +1,6 @@
 // Portable C++ micro-kernels (sgemm 4x8, dgemm 4x4): plain loops over a small
 // accumulator array that the compiler keeps in SSE registers.
-#include "gemm_ukernel.h"
+#include "fastmlp/gemm/ukernel.h"
 
 namespace fastmlp {
 

@@ -1,6 +1,6 @@
 // The seed workload (200 x 3 -> 32 -> ReLU -> 1, MSE, Adam, full batch) run by
 // the core alone: the native cost of one epoch with no Python around it.
-//   cpp/tests/bench_seed [epochs]
+//   bench_seed [epochs]   (built with -DFASTMLP_CPP_TESTS=ON)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -1,12 +1,12 @@
 // AVX2+FMA micro-kernels: sgemm 6x16 and dgemm 6x8, i.e. 6 rows x 2 ymm
 // accumulators (12 of the 16 registers), B rows loaded, A elements broadcast.
 // Compile this file alone with -mavx2 -mfma.
-#include "gemm_ukernel.h"
+#include "fastmlp/gemm/ukernel.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-#include "gemm_ukernel_simd.h"
+#include "fastmlp/gemm/ukernel_simd.h"
 
 namespace fastmlp {
 

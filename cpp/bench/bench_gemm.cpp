@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "../fastmlp/gemm.h"
+#include "fastmlp/gemm/gemm.h"
 
 using namespace fastmlp;
 

@@ -1,7 +1,7 @@
 // The epilogue of gemm() on a block of C; shared by every GEMM driver.
 #pragma once
-#include "activation.h"
-#include "gemm.h"
+#include "fastmlp/activation.h"
+#include "fastmlp/gemm/gemm.h"
 
 namespace fastmlp {
 
