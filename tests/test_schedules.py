@@ -286,3 +286,16 @@ def test_scheduler_of_another_optimizer_rejected():
     other = fm.optim.SGD(net.parameters(), lr=0.1)
     with pytest.raises(ValueError):
         net.fit(x, y, optimizer=opt, epochs=2, scheduler=fm.optim.StepLR(other, 1))
+
+
+def test_fit_refuses_a_scheduler_that_is_not_a_schedule():
+    net = fm.Sequential(fm.Linear(2, 1), seed=0)
+
+    class Fake:
+        optimizer = net._optimizer(None)
+
+        def step(self):
+            pass
+
+    with pytest.raises(TypeError, match="scheduler must be a fastmlp.optim.lr_scheduler"):
+        net.fit(np.ones((4, 2)), np.ones(4), epochs=1, scheduler=Fake())

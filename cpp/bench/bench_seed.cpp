@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     layers[1].kind = LayerKind::activation;
     layers[1].act.kind = Act::relu;
     layers[2] = {LayerKind::linear, hidden, 1, true, {}, 0.0};
-    const index_t np = Net<float>::count_params(layers);
+    const index_t np = param_count(layers);
     const size_t count = static_cast<size_t>(np);
     std::vector<float> params(count), grads(count), m(count), v(count);
     std::mt19937 gen(0);

@@ -69,7 +69,8 @@ inline T act_derivative(const ActSpec& s, T x, T y) {
 template <class T>
 void act_forward(T* y, const T* x, index_t n, const ActSpec& s);
 
-// gx[n] = gy[n] * f'(x[n]) (gx may alias gy); y is f(x).
+// gx[n] = gy[n] * f'(x[n]) (gx may alias gy); y is f(x), or nullptr to have
+// it recomputed per element from x.
 template <class T>
 void act_backward(T* gx, const T* gy, const T* x, const T* y, index_t n, const ActSpec& s);
 

@@ -55,6 +55,10 @@ struct ActSpec {
     double b = 0.0;
 };
 
+// Throws std::invalid_argument unless s.kind is one of the kinds above: enum
+// values can arrive from Python as any integer.
+void check_act(const ActSpec& s);
+
 // A literal message is only turned into a string when the check fails, so
 // checks on hot paths cost no allocation.
 inline void require(bool ok, const char* what) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace fastmlp {
 
@@ -98,9 +99,23 @@ double mse_sum(const T* p, const T* y, index_t count, T* grad, T scale) {
 
 }  // namespace
 
+void check_loss(const LossSpec& s) {
+    switch (s.kind) {
+        case LossKind::mse:
+        case LossKind::l1:
+        case LossKind::bce_with_logits:
+        case LossKind::cross_entropy: return;
+        case LossKind::huber:
+            require(s.delta > 0.0, "huber loss: delta must be positive");
+            return;
+    }
+    throw std::invalid_argument("unknown loss kind " + std::to_string(int(s.kind)));
+}
+
 template <class T>
 double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
                     T* grad) {
+    check_loss(spec);
     if (n <= 0 || d <= 0) throw std::invalid_argument("loss: empty input");
     const index_t per_sample = spec.kind == LossKind::cross_entropy ? 1 : d;
     double weight = double(n);

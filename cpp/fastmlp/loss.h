@@ -12,6 +12,9 @@ struct LossSpec {
     double delta = 1.0;  // huber
 };
 
+// Throws std::invalid_argument for an unknown kind or a huber delta <= 0.
+void check_loss(const LossSpec& s);
+
 // Targets: y (n x d) for regression losses, labels (n) in [0, d) for cross_entropy;
 // optional per-sample weights w (n): the mean then divides by their sum.
 template <class T>

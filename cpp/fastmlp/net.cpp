@@ -5,130 +5,148 @@
 #include <cstring>
 
 #include "fastmlp/activation.h"
-#include "fastmlp/gemm/gemm.h"
-#include "fastmlp/rng.h"
+#include "fastmlp/dropout.h"
 
 namespace fastmlp {
 
+void check_layer(const LayerSpec& s) {
+    switch (s.kind) {
+        case LayerKind::linear:
+            require(s.in > 0 && s.out > 0, "Linear sizes must be positive");
+            return;
+        case LayerKind::activation: check_act(s.act); return;
+        case LayerKind::dropout:
+            require(s.p >= 0.0 && s.p <= 1.0, "Dropout probability must be in [0, 1]");
+            return;
+    }
+    throw std::invalid_argument("unknown layer kind " + std::to_string(int(s.kind)));
+}
+
+std::vector<ParamInfo> param_layout(const std::vector<LayerSpec>& layers) {
+    std::vector<ParamInfo> out;
+    index_t off = 0, width = 0;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const LayerSpec& s = layers[i];
+        check_layer(s);
+        if (s.kind != LayerKind::linear) continue;
+        require(width == 0 || s.in == width,
+                "Linear expects " + std::to_string(s.in) +
+                    " input features but the previous layer gives " + std::to_string(width));
+        out.push_back({index_t(i), "weight", off, {s.in, s.out}});
+        off += s.in * s.out;
+        if (s.bias) {
+            out.push_back({index_t(i), "bias", off, {s.out}});
+            off += s.out;
+        }
+        width = s.out;
+    }
+    require(width > 0, "Sequential needs at least one Linear layer");
+    return out;
+}
+
 namespace {
 
-// Dropout keeps an element with probability 1-p and scales it by 1/(1-p).
-template <class T>
-void dropout_apply(T* y, const T* x, index_t count, double p, std::uint64_t seed,
-                   std::uint64_t stream) {
-    const T scale = p < 1.0 ? T(1.0 / (1.0 - p)) : T(0);
-    for (index_t i = 0; i < count; ++i)
-        y[i] = uniform_at(seed, stream, std::uint64_t(i)) >= p ? x[i] * scale : T(0);
+index_t layout_size(const std::vector<ParamInfo>& layout) {
+    const ParamInfo& last = layout.back();
+    index_t size = 1;
+    for (index_t d : last.shape) size *= d;
+    return last.offset + size;
 }
 
 }  // namespace
 
-template <class T>
-index_t Net<T>::count_params(const std::vector<LayerSpec>& layers) {
-    index_t total = 0;
-    for (const auto& s : layers)
-        if (s.kind == LayerKind::linear) total += s.in * s.out + (s.bias ? s.out : 0);
-    return total;
+index_t param_count(const std::vector<LayerSpec>& layers) {
+    return layout_size(param_layout(layers));
 }
 
 template <class T>
-Net<T>::Net(std::vector<LayerSpec> specs, index_t in_features, T* params, T* grads)
+Net<T>::Net(const std::vector<LayerSpec>& layers, index_t in_features, T* params, T* grads)
     : in_(in_features), params_(params), grads_(grads) {
-    require(!specs.empty(), "Sequential needs at least one layer");
-    index_t width = in_features, off = 0;
-    for (const auto& s : specs) {
-        Layer L{s};
+    compile(layers);
+}
+
+// The plan: every Linear absorbs the activation right after it (applied in the
+// GEMM epilogue); the dx product of a Linear absorbs the derivative of the
+// activation before it. Buffers are laid out once, as columns of the workspace.
+template <class T>
+void Net<T>::compile(const std::vector<LayerSpec>& layers) {
+    const std::vector<ParamInfo> layout = param_layout(layers);
+    n_params_ = layout_size(layout);
+    require(layers[size_t(layout[0].layer)].in == in_,
+            "in_features must be the first Linear's input width");
+    std::vector<index_t> w_off(layers.size(), 0), b_off(layers.size(), -1);
+    for (const ParamInfo& p : layout) (p.name == "weight" ? w_off : b_off)[size_t(p.layer)] = p.offset;
+    index_t width = in_, cols = 0;
+    maxw_ = in_;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const LayerSpec& s = layers[i];
+        Step st{s.kind, index_t(i)};
+        st.in = width;
+        st.out = s.kind == LayerKind::linear ? s.out : width;
+        st.p = s.p;
+        if (s.kind == LayerKind::activation) st.has_act = true, st.act = s.act;
         if (s.kind == LayerKind::linear) {
-            require(s.in == width, "Linear expects " + std::to_string(s.in) +
-                                       " input features but the previous layer gives " +
-                                       std::to_string(width));
-            require(s.in > 0 && s.out > 0, "Linear sizes must be positive");
-            L.w_off = off;
-            off += s.in * s.out;
-            if (s.bias) {
-                L.b_off = off;
-                off += s.out;
+            st.w_off = w_off[i];
+            st.b_off = b_off[i];
+            if (i + 1 < layers.size() && layers[i + 1].kind == LayerKind::activation) {
+                st.has_act = true;
+                st.act = layers[++i].act;
+                if (st.act.kind != Act::relu) st.pre_col = cols, cols += st.out;
             }
-            width = s.out;
         }
-        layers_.push_back(L);
-        widths_.push_back(width);
+        st.y_col = cols;
+        cols += st.out;
+        width = st.out;
+        maxw_ = std::max(maxw_, width);
+        plan_.push_back(st);
     }
-    n_params_ = off;
-    maxw_ = *std::max_element(widths_.begin(), widths_.end());
-    // Inference skips dropout (the identity) and fuses an activation into its Linear.
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        if (layers_[i].spec.kind == LayerKind::dropout) continue;
-        const bool fused = layers_[i].spec.kind == LayerKind::linear && i + 1 < layers_.size() &&
-                           layers_[i + 1].spec.kind == LayerKind::activation;
-        infer_.push_back({i, fused});
-        if (fused) ++i;
+    out_ = width;
+    ws_cols_ = cols + 2 * maxw_;
+    for (size_t s = 1; s < plan_.size(); ++s) {
+        if (plan_[s].kind == LayerKind::linear && plan_[s - 1].has_act) {
+            plan_[s].fuse_prev = true;
+            plan_[s - 1].dact_done = true;
+        }
     }
 }
 
 template <class T>
-void Net<T>::run_linear(const Layer& L, const T* in, index_t n, T* out, T* act_out,
-                        const ActSpec* act) const {
-    const index_t k = L.spec.in, m = L.spec.out;
-    Epilogue<T> ep;
-    if (L.b_off >= 0) ep.bias = params_ + L.b_off;
-    if (act) {
-        ep.act = *act;
-        ep.act_out = rowmajor(act_out, m);
-    }
-    gemm<T>(n, m, k, rowmajor(in, k), rowmajor<T>(params_ + L.w_off, m), rowmajor(out, m), false,
-            &ep);
+ActGrad<T> Net<T>::act_grad(size_t s) {
+    const Step& st = plan_[s];
+    const T* y = col(st.y_col);
+    const T* x = st.act.kind == Act::relu ? y
+                 : st.kind == LayerKind::linear ? col(st.pre_col)
+                                                : input_of(s);
+    return {st.act, x, y};
 }
 
 template <class T>
 void Net<T>::predict(const T* x, index_t n, T* y, T* scratch) const {
     if (n <= 0) return;
+    // Dropout is the identity in inference; the rest ping-pongs between two
+    // scratch buffers, the last step writing y. Activations run in place.
+    size_t last = plan_.size() - 1;
+    while (plan_[last].kind == LayerKind::dropout) --last;
     const T* in = x;
-    index_t width = in_;
     int flip = 0;
-    for (size_t o = 0; o < infer_.size(); ++o) {
-        const InferOp& op = infer_[o];
-        const Layer& L = layers_[op.layer];
-        T* out = o + 1 == infer_.size() ? y : scratch + flip * n * maxw_;
-        if (L.spec.kind == LayerKind::linear)
-            // A fused activation is applied in place on the product, as forward() does.
-            run_linear(L, in, n, out, out, op.fused ? &layers_[op.layer + 1].spec.act : nullptr);
+    for (size_t s = 0; s <= last; ++s) {
+        const Step& st = plan_[s];
+        if (st.kind == LayerKind::dropout) continue;
+        T* out = s == last ? y : scratch + flip * n * maxw_;
+        if (st.kind == LayerKind::linear)
+            linear_forward(out, out, in, params_ + st.w_off, bias(st), n, st.in, st.out,
+                           st.has_act ? &st.act : nullptr);
         else
-            act_forward(out, in, n * width, L.spec.act);
-        width = widths_[op.layer + (op.fused ? 1 : 0)];
+            act_forward(out, in, n * st.in, st.act);
         in = out;
         flip ^= 1;
     }
-    if (in != y) std::memcpy(y, in, sizeof(T) * size_t(n * width));
-}
-
-template <class T>
-bool Net<T>::relu_after(size_t i) const {
-    return layers_[i].spec.kind == LayerKind::linear && i + 1 < layers_.size() &&
-           layers_[i + 1].spec.kind == LayerKind::activation &&
-           layers_[i + 1].spec.act.kind == Act::relu;
-}
-
-template <class T>
-const T* Net<T>::act_input(size_t a) {
-    if (a == 0) return x_;
-    // x > 0 exactly where relu(x) > 0 (NaN fails both), so the output serves.
-    return relu_after(a - 1) ? out_of(a) : out_of(a - 1);
 }
 
 template <class T>
 void Net<T>::ensure_workspace(index_t n) {
     if (n <= cap_) return;
-    out_off_.assign(layers_.size(), 0);
-    index_t off = 0, maxw = in_;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        out_off_[i] = off;
-        off += n * widths_[i];
-        maxw = std::max(maxw, widths_[i]);
-    }
-    g_off_[0] = off;
-    g_off_[1] = off + n * maxw;
-    ws_.assign(size_t(off + 2 * n * maxw), T(0));
+    ws_.assign(size_t(ws_cols_ * n), T(0));
     cap_ = n;
 }
 
@@ -141,97 +159,65 @@ const T* Net<T>::forward(const T* x, index_t n) {
     draw_ = dropout_draws;
     dropout_on_ = training;
     if (training) ++dropout_draws;
-    const T* in = x;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const Layer& L = layers_[i];
-        const index_t w_in = i ? widths_[i - 1] : in_;
-        T* out = out_of(i);
-        switch (L.spec.kind) {
+    for (size_t s = 0; s < plan_.size(); ++s) {
+        const Step& st = plan_[s];
+        const T* in = input_of(s);
+        T* out = col(st.y_col);
+        switch (st.kind) {
             case LayerKind::linear:
-                if (i + 1 < layers_.size() && layers_[i + 1].spec.kind == LayerKind::activation) {
-                    // A ReLU overwrites its input: relu' can be read off the output.
-                    T* pre = relu_after(i) ? out_of(i + 1) : out;
-                    run_linear(L, in, n, pre, out_of(i + 1), &layers_[i + 1].spec.act);
-                    ++i;
-                    out = out_of(i);
-                } else {
-                    run_linear(L, in, n, out, nullptr, nullptr);
-                }
+                linear_forward(out, st.pre_col >= 0 ? col(st.pre_col) : out, in,
+                               params_ + st.w_off, bias(st), n, st.in, st.out,
+                               st.has_act ? &st.act : nullptr);
                 break;
-            case LayerKind::activation: act_forward(out, in, n * w_in, L.spec.act); break;
+            case LayerKind::activation: act_forward(out, in, n * st.in, st.act); break;
             case LayerKind::dropout:
                 if (training)
-                    dropout_apply(out, in, n * w_in, L.spec.p, dropout_seed, draw_ * 65536 + i);
+                    dropout_forward(out, in, n * st.in, st.p, dropout_seed,
+                                    draw_ * 65536 + std::uint64_t(st.layer));
                 else
-                    std::memcpy(out, in, sizeof(T) * size_t(n * w_in));
+                    std::memcpy(out, in, sizeof(T) * size_t(n * st.in));
                 break;
         }
-        in = out;
     }
     have_forward_ = true;
-    return in;
+    return col(plan_.back().y_col);
 }
 
 template <class T>
 void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
     if (!have_forward_) throw ProtocolError("backward() called before forward()");
     const index_t n = n_;
-    T* g = ws_.data() + g_off_[0];
-    T* other = ws_.data() + g_off_[1];
-    if (gout != g) std::memcpy(g, gout, sizeof(T) * size_t(n * out_features()));
-    for (size_t r = layers_.size(); r-- > 0;) {
-        const Layer& L = layers_[r];
-        const index_t w_in = r ? widths_[r - 1] : in_;
-        const T* in = r ? out_of(r - 1) : x_;
-        switch (L.spec.kind) {
-            case LayerKind::activation:
-                act_backward(g, g, act_input(r), out_of(r), n * w_in, L.spec.act);
-                break;
-            case LayerKind::dropout:
-                if (dropout_on_) dropout_apply(g, g, n * w_in, L.spec.p, dropout_seed, draw_ * 65536 + r);
-                break;
-            case LayerKind::linear: {
-                const index_t k = L.spec.in, m = L.spec.out;
-                T* gw = grads_ + L.w_off;
-                Epilogue<T> wep;
-                if (L.b_off >= 0) {
-                    T* gb = grads_ + L.b_off;
-                    if (!accumulate) std::fill(gb, gb + m, T(0));
-                    wep.colsum_b = gb;
-                }
-                // dW (+)= in^T g, db (+)= column sums of g
-                gemm<T>(k, m, n, CMat<T>{in, 1, k}, rowmajor<T>(g, m), rowmajor(gw, m),
-                        accumulate, &wep);
-                if (r == 0 && !dx) break;
-                // dIn = g W^T, times the derivative of a preceding activation (fused).
-                const bool fuse = r >= 1 && layers_[r - 1].spec.kind == LayerKind::activation;
-                T* target = r == 0 ? dx : other;
-                Epilogue<T> xep;
-                if (fuse) {
-                    const size_t a = r - 1;
-                    xep.dact = layers_[a].spec.act;
-                    xep.dact_x = rowmajor<T>(act_input(a), k);
-                    xep.dact_y = rowmajor<T>(out_of(a), k);
-                }
-                gemm<T>(n, k, m, rowmajor<T>(g, m), CMat<T>{params_ + L.w_off, 1, m},
-                        rowmajor(target, k), false, fuse ? &xep : nullptr);
-                std::swap(g, other);
-                if (fuse) --r;
-                break;
-            }
+    T* g = col(ws_cols_ - 2 * maxw_);
+    T* other = col(ws_cols_ - maxw_);
+    if (gout != g) std::memcpy(g, gout, sizeof(T) * size_t(n * out_));
+    for (size_t s = plan_.size(); s-- > 0;) {
+        const Step& st = plan_[s];
+        if (st.has_act && !st.dact_done) {
+            const ActGrad<T> d = act_grad(s);
+            act_backward(g, g, d.x, d.y, n * st.out, d.act);
         }
+        if (st.kind == LayerKind::dropout && dropout_on_)
+            dropout_backward(g, g, n * st.in, st.p, dropout_seed,
+                             draw_ * 65536 + std::uint64_t(st.layer));
+        if (st.kind != LayerKind::linear) continue;
+        T* target = s ? other : dx;
+        ActGrad<T> prev{};
+        if (st.fuse_prev) prev = act_grad(s - 1);
+        linear_backward(target, grads_ + st.w_off, st.b_off >= 0 ? grads_ + st.b_off : nullptr, g,
+                        input_of(s), params_ + st.w_off, n, st.in, st.out, accumulate,
+                        st.fuse_prev ? &prev : nullptr);
+        if (s) std::swap(g, other);
     }
     // A network that starts with an activation or dropout: g holds dL/dx.
-    if (dx && (layers_[0].spec.kind != LayerKind::linear))
-        std::memcpy(dx, g, sizeof(T) * size_t(n * in_));
+    if (dx && plan_[0].kind != LayerKind::linear) std::memcpy(dx, g, sizeof(T) * size_t(n * in_));
 }
 
 template <class T>
 double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
                           Optimizer<T>& opt, double clip_norm) {
     const T* out = forward(x, n);
-    T* g = ws_.data() + g_off_[0];
-    const double value = loss_forward(loss, out, t, n, out_features(), g);
+    T* g = col(ws_cols_ - 2 * maxw_);
+    const double value = loss_forward(loss, out, t, n, out_, g);
     if (!std::isfinite(value)) throw NonFiniteError("loss is " + std::to_string(value));
     backward(g, nullptr, false);
     if (clip_norm > 0.0) {

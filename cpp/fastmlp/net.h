@@ -1,8 +1,10 @@
 // A sequential MLP over caller-owned flat parameter and gradient buffers.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "fastmlp/common.h"
+#include "fastmlp/linear.h"
 #include "fastmlp/loss.h"
 #include "fastmlp/optim.h"
 
@@ -18,15 +20,34 @@ struct LayerSpec {
     double p = 0.0;           // dropout probability
 };
 
+// Throws std::invalid_argument for an unknown kind or activation, sizes that
+// are not positive, or a dropout probability outside [0, 1].
+void check_layer(const LayerSpec& s);
+
+// Where one parameter lives in the flat buffers.
+struct ParamInfo {
+    index_t layer;               // index of its layer
+    std::string name;            // "weight" (in x out) or "bias" (out)
+    index_t offset;              // first value in the flat buffer
+    std::vector<index_t> shape;
+};
+
+// The flat-buffer layout of a layer stack: each Linear's weight then its bias,
+// in layer order. Checks every spec and that each Linear takes the width the
+// layers before it give.
+std::vector<ParamInfo> param_layout(const std::vector<LayerSpec>& layers);
+// Values in the flat buffers of that layout.
+index_t param_count(const std::vector<LayerSpec>& layers);
+
 template <class T>
 class Net {
 public:
-    // params/grads hold n_params() values laid out layer by layer: W (in x out) then b (out).
-    Net(std::vector<LayerSpec> layers, index_t in_features, T* params, T* grads);
+    // params/grads hold param_count(layers) values in param_layout(layers);
+    // in_features must be the first Linear's input width.
+    Net(const std::vector<LayerSpec>& layers, index_t in_features, T* params, T* grads);
 
-    static index_t count_params(const std::vector<LayerSpec>& layers);
     index_t in_features() const { return in_; }
-    index_t out_features() const { return widths_.back(); }
+    index_t out_features() const { return out_; }
 
     // Inference on n rows of x (row-major): y is n x out_features; scratch holds
     // predict_scratch(n) values. Thread-safe.
@@ -47,37 +68,41 @@ public:
     index_t batch() const { return n_; }
 
 private:
-    struct Layer {
-        LayerSpec spec;
-        index_t w_off = 0, b_off = -1;  // into the flat buffers
+    // One step of the plan compiled from the layers: a Linear with the
+    // activation after it fused in, a standalone activation, or a dropout.
+    // Buffers are columns of the workspace: a buffer at column c of width w
+    // holds rows at ws_ + c * cap_ (rows are w values each).
+    struct Step {
+        LayerKind kind;
+        index_t layer;                 // first layer of the step (dropout streams)
+        bool has_act = false;          // linear: an activation is fused in; activation: always
+        ActSpec act{};
+        double p = 0.0;                // dropout probability
+        index_t in = 0, out = 0;       // widths
+        index_t w_off = 0, b_off = -1; // linear: into the flat buffers
+        index_t y_col = 0;             // the step's output
+        index_t pre_col = -1;          // linear + activation other than ReLU: the product kept for backward
+        bool dact_done = false;        // backward: the incoming gradient already carries act'
+        bool fuse_prev = false;        // linear backward: dx carries the previous step's act'
     };
-    // Runs layer i (and a following fused activation) from in to out(s).
-    void run_linear(const Layer& L, const T* in, index_t n, T* out, T* act_out,
-                    const ActSpec* act) const;
+    void compile(const std::vector<LayerSpec>& layers);
     void ensure_workspace(index_t n);
-    // Whether layer i is a Linear whose ReLU forward() applies in place.
-    bool relu_after(size_t i) const;
-    // What the derivative of activation layer a reads as its input.
-    const T* act_input(size_t a);
-    T* out_of(size_t i) { return ws_.data() + out_off_[i]; }
+    T* col(index_t c) { return ws_.data() + c * cap_; }
+    const T* bias(const Step& st) const { return st.b_off >= 0 ? params_ + st.b_off : nullptr; }
+    const T* input_of(size_t s) { return s ? col(plan_[s - 1].y_col) : x_; }
+    // What act' of step s reads: the activation's input (ReLU's output serves:
+    // x > 0 exactly where relu(x) > 0, NaN failing both) and output.
+    ActGrad<T> act_grad(size_t s);
 
-    struct InferOp {
-        size_t layer;
-        bool fused;  // the next layer is an activation applied in the GEMM epilogue
-    };
-    std::vector<Layer> layers_;
-    std::vector<InferOp> infer_;
-    std::vector<index_t> widths_;  // output width of each layer
-    index_t maxw_ = 0;
-    index_t in_;
+    std::vector<Step> plan_;
+    index_t in_, out_;
+    index_t maxw_ = 0;      // widest layer output or input
+    index_t ws_cols_ = 0;   // workspace columns: the steps' buffers, then two gradients
     T* params_;
     T* grads_;
     index_t n_params_;
-    // Training workspace: each layer's output, then two gradient buffers.
     std::vector<T> ws_;
     std::vector<T> backup_;  // weights before the last optimizer step
-    std::vector<index_t> out_off_;
-    index_t g_off_[2] = {0, 0};
     index_t cap_ = 0, n_ = 0;
     const T* x_ = nullptr;
     bool have_forward_ = false;

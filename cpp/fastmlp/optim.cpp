@@ -2,10 +2,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace fastmlp {
 
+void check_opt(const OptSpec& s) {
+    switch (s.kind) {
+        case OptKind::sgd:
+        case OptKind::adam:
+        case OptKind::adamw:
+        case OptKind::rmsprop: return;
+    }
+    throw std::invalid_argument("unknown optimizer kind " + std::to_string(int(s.kind)));
+}
+
 int optim_state_count(const OptSpec& s) {
+    check_opt(s);
     switch (s.kind) {
         case OptKind::sgd: return s.momentum != 0.0 ? 1 : 0;
         case OptKind::adam:
@@ -121,6 +133,7 @@ auto with_flags(F&& f, bool first, B... rest) {
 template <class T>
 bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* const* st,
                   index_t n) {
+    check_opt(s);
     std::uint32_t bad = 0;
     switch (s.kind) {
         case OptKind::sgd:
@@ -153,6 +166,7 @@ bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* cons
 
 template <class T>
 bool Optimizer<T>::step() {
+    check_opt(spec);  // here, not in the threads: an exception may not leave a parallel region
     ++step_count;
     // Updates are elementwise, so fixed chunks can go to any thread without
     // changing a bit; big models spread them over the threads.

@@ -17,6 +17,9 @@ struct OptSpec {
     bool nesterov = false, amsgrad = false, centered = false;
 };
 
+// Throws std::invalid_argument for an unknown kind.
+void check_opt(const OptSpec& spec);
+
 // Number of state buffers (each the size of the parameters) a spec needs.
 int optim_state_count(const OptSpec& spec);
 

@@ -7,27 +7,26 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["OMP_WAIT_POLICY"] = "passive"
 
-from . import functional, init, metrics, optim, plot
+from . import _checks, _core, functional, init, metrics, optim, plot
 from ._version import __version__
 from ._core import get_num_threads
-from .saving import load, save
 from .linear_model import LinearRegression
-from .training import History
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
-from .nn import (GELU, Dropout, Identity, LeakyReLU, Linear, Module, Parameter, ReLU,
-                 Sequential, Sigmoid, SiLU, Softplus, Tanh)
-
+from .nn import (GELU, Dropout, Identity, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid,
+                 SiLU, Softplus, Tanh)
+from .optim import lr_scheduler
+from .params import Parameter
+from .saving import load, save
+from .training import History
 
 
 def set_num_threads(n: int) -> None:
     """Threads for the native kernels (default: env FASTMLP_NUM_THREADS, else all cores)."""
-    from . import _checks, _core
     _core.set_num_threads(_checks.positive_int(n, "n"))
 
 
 def build_info() -> dict:
     """Version, compiler, OpenMP, and the SIMD path chosen at run time."""
-    from . import _core
     info = {"version": __version__}
     info.update(_core.build_info())
     return info
@@ -37,5 +36,6 @@ __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GELU", "History", "HuberLoss",
     "Identity", "L1Loss", "LeakyReLU", "Linear", "LinearRegression", "MSELoss", "Module",
     "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
-    "functional", "get_num_threads", "init", "load", "metrics", "optim", "plot", "save", "set_num_threads",
+    "functional", "get_num_threads", "init", "load", "lr_scheduler", "metrics", "optim", "plot",
+    "save", "set_num_threads",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .demo import run
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fastmlp", description=__doc__)
@@ -15,7 +17,6 @@ def main(argv=None) -> int:
     demo.add_argument("--no-plot", action="store_true", help="skip the plots")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from .demo import run
         if args.epochs <= 0:
             parser.error("--epochs must be positive")
         run(seed=args.seed, epochs=args.epochs, out_dir=args.out_dir, plot=not args.no_plot)

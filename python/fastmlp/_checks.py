@@ -17,6 +17,14 @@ def model_dtype(dtype) -> np.dtype:
     return dt
 
 
+def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The dtype a model-free computation (fm.functional, a loss called directly) runs in:
+    float32 and float64 stay, other real dtypes become float64, as scikit-learn does.
+    With a model, inputs go to the model's dtype instead."""
+    dt = np.result_type(*arrays)
+    return dt if dt in (DTYPES["float32"], DTYPES["float64"]) else DTYPES["float64"]
+
+
 def real_array(a, name: str) -> np.ndarray:
     """np.asarray that refuses complex, object and string data."""
     arr = np.asarray(a)
@@ -140,3 +148,19 @@ def positive_int(v, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
     return int(v)
+
+
+def target_pair(y_true, y_pred):
+    """(y_true, y_pred) as float64 arrays of one shape; (n,) against (n, 1) is the same data,
+    anything else must match exactly."""
+    t = real_array(y_true, "y_true").astype(np.float64, copy=False)
+    p = real_array(y_pred, "y_pred").astype(np.float64, copy=False)
+    if t.shape != p.shape:
+        if t.size == p.size and t.ndim <= 2 and p.ndim <= 2 and \
+                (t.ndim == 1 or t.shape[1] == 1) and (p.ndim == 1 or p.shape[1] == 1):
+            t, p = t.reshape(-1), p.reshape(-1)
+        else:
+            raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
+    if t.size == 0:
+        raise ValueError("y_true is empty")
+    return t, p

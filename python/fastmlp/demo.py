@@ -11,6 +11,7 @@ from .linear_model import LinearRegression
 from .metrics import sse
 from .nn import Linear, ReLU, Sequential
 from .optim import Adam
+from .plot import observed_vs_predicted
 
 N, DIM_IN, DIM_HIDDEN, DIM_OUT = 200, 3, 32, 1
 COEFS = np.array([0.2, -1.3, -0.5])
@@ -62,7 +63,6 @@ def _plots(out_dir, y, preds: dict) -> None:
     except ImportError:
         print("Plots skipped: matplotlib is not installed (pip install 'fastmlp[plot]').")
         return
-    from .plot import observed_vs_predicted
     os.makedirs(out_dir, exist_ok=True)
     for name, (title, yp) in preds.items():
         path = os.path.join(out_dir, f"obs_pred_{name}.png")

@@ -1,16 +1,11 @@
 """The seed's from-scratch path: single native kernels on plain arrays."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import _checks, _core
-from .losses import _KINDS
-from .nn import _ACT
-
-
-def _float_dtype(*arrays) -> np.dtype:
-    dt = np.result_type(*arrays)
-    return dt if dt in (np.float32, np.float64) else np.dtype(np.float64 if dt.itemsize > 4 or dt.kind in "iu" else np.float32)
 
 
 def _core_fn(name: str, dt: np.dtype):
@@ -29,7 +24,8 @@ def _matrix(a, name: str, dt: np.dtype) -> np.ndarray:
 def linear(x, w, b=None) -> np.ndarray:
     """x @ w + b with x (n, in), w (in, out), b (out,)."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
-    dt = _float_dtype(xa, wa) if b is None else _float_dtype(xa, wa, _checks.real_array(b, "b"))
+    operands = (xa, wa) if b is None else (xa, wa, _checks.real_array(b, "b"))
+    dt = _checks.compute_dtype(*operands)
     xa, wa = _matrix(xa, "x", dt), _matrix(wa, "w", dt)
     if xa.shape[1] != wa.shape[0]:
         raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}: "
@@ -45,7 +41,7 @@ def linear(x, w, b=None) -> np.ndarray:
 def linear_backward(x, w, grad_out):
     """(dloss/dx, dloss/dw, dloss/db) of linear(x, w, b) given dloss/doutput."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
-    dt = _float_dtype(xa, wa)
+    dt = _checks.compute_dtype(xa, wa)
     xa, wa = _matrix(xa, "x", dt), _matrix(wa, "w", dt)
     if xa.shape[1] != wa.shape[0]:
         raise ValueError(f"x has shape {xa.shape} but w has shape {wa.shape}")
@@ -57,20 +53,30 @@ def linear_backward(x, w, grad_out):
 
 def _elementwise(x, name: str):
     arr = _checks.real_array(x, name)
-    dt = _float_dtype(arr)
+    dt = _checks.compute_dtype(arr)
     return np.ascontiguousarray(arr, dtype=dt), dt
+
+
+@lru_cache(maxsize=64)
+def act_spec(kind: str, a: float = 0.0, b: float = 0.0) -> _core.ActSpec:
+    """The core's spec of the activation named `kind` (a name of fastmlp._core.Act)."""
+    if kind not in _core.Act.__members__:
+        raise ValueError(f"unknown activation {kind!r}; expected one of "
+                         f"{sorted(_core.Act.__members__)}")
+    return _core.ActSpec(_core.Act.__members__[kind], float(a), float(b))
 
 
 def activation(x, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
     """Elementwise activation by name (see fastmlp.nn for the layers)."""
     xa, dt = _elementwise(x, "x")
-    return _core_fn("act_forward", dt)(xa, _ACT[kind], float(a), float(b))
+    return _core_fn("act_forward", dt)(xa, act_spec(kind, a, b))
 
 
 def activation_backward(x, grad_out, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+    """dloss/dx of the activation at input x."""
     xa, dt = _elementwise(x, "x")
     ga = _checks.like(grad_out, "grad_out", xa, "x")
-    return _core_fn("act_backward", dt)(xa, ga, _ACT[kind], float(a), float(b))
+    return _core_fn("act_backward", dt)(xa, ga, act_spec(kind, a, b))
 
 
 def relu(x) -> np.ndarray:
@@ -82,23 +88,23 @@ def relu_backward(x, grad_out) -> np.ndarray:
     return activation_backward(x, grad_out, "relu")
 
 
-def _regression_loss(kind: str, pred, target, reduction: str, want_grad: bool, delta=1.0):
+def _regression_loss(kind, pred, target, reduction: str, want_grad: bool, delta=1.0):
     p, dt = _elementwise(pred, "pred")
     p2 = p.reshape(-1, 1) if p.ndim == 1 else p
     if p2.ndim != 2:
         raise ValueError(f"pred must be 1-D or 2-D, got shape {p.shape}")
     t = _checks.as_targets(target, "target", p2.shape[0], p2.shape[1], dt, labels=False)
-    spec = _core.LossSpec(_KINDS[kind], reduction == "mean", float(delta))
+    spec = _core.LossSpec(kind, reduction == "mean", float(delta))
     value, g = _core_fn("loss", dt)(p2, t, None, spec, want_grad)
     return g.reshape(p.shape) if want_grad else value
 
 
 def mse_loss(pred, target, reduction: str = "mean") -> float:
-    return _regression_loss("mse", pred, target, reduction, False)
+    return _regression_loss(_core.LossKind.mse, pred, target, reduction, False)
 
 
 def mse_loss_backward(pred, target, reduction: str = "mean") -> np.ndarray:
-    return _regression_loss("mse", pred, target, reduction, True)
+    return _regression_loss(_core.LossKind.mse, pred, target, reduction, True)
 
 
 def _update_target(w, g, name="w"):
@@ -110,7 +116,7 @@ def sgd_update_(w, g, lr: float) -> None:
     """w -= lr * g, in place (torch.optim.SGD without momentum)."""
     w, g = _update_target(w, g)
     spec = _core.OptSpec()
-    spec.kind, spec.lr = 0, float(lr)
+    spec.kind, spec.lr = _core.OptKind.sgd, float(lr)
     _core_fn("optim_update", w.dtype)(spec, 1, w, g, [])
 
 
@@ -126,7 +132,7 @@ def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
             raise ValueError(f"{name} must have w's shape {w.shape}, got {s.shape}")
     step = _checks.positive_int(step, "step")
     spec = _core.OptSpec()
-    spec.kind, spec.lr, spec.beta1, spec.beta2 = 1, float(lr), float(beta1), float(beta2)
+    spec.kind, spec.lr, spec.beta1, spec.beta2 = _core.OptKind.adam, float(lr), float(beta1), float(beta2)
     spec.eps, spec.weight_decay = float(eps), float(weight_decay)
     _core_fn("optim_update", w.dtype)(spec, step, w, g, [m, v])
 

@@ -5,12 +5,8 @@ import numpy as np
 
 from . import _checks, _core
 
-# Must match LossKind in cpp/fastmlp/loss.h.
-_KINDS = {"mse": 0, "l1": 1, "huber": 2, "bce_with_logits": 3, "cross_entropy": 4}
-
-
 class _Loss:
-    name = ""
+    kind = _core.LossKind.mse
 
     def __init__(self, reduction: str = "mean"):
         if reduction not in ("mean", "sum"):
@@ -19,19 +15,23 @@ class _Loss:
         self._grad = None
 
     @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
     def _labels(self) -> bool:
-        return self.name == "cross_entropy"
+        return self.kind == _core.LossKind.cross_entropy
 
     def _delta(self) -> float:
         return 1.0
 
     def spec(self):
-        return _core.LossSpec(_KINDS[self.name], self.reduction == "mean", self._delta())
+        return _core.LossSpec(self.kind, self.reduction == "mean", self._delta())
 
     def __call__(self, pred, target) -> float:
         """The loss of pred against target; remembers dloss/dpred for backward()."""
         p = _checks.real_array(pred, "pred")
-        dt = p.dtype if p.dtype in _checks.DTYPES.values() else np.dtype(np.float64)
+        dt = _checks.compute_dtype(p)
         p = _checks.as_matrix(p.reshape(-1, 1) if p.ndim == 1 else p, "pred", dt)
         t = _checks.as_targets(target, "target", p.shape[0], p.shape[1], dt, self._labels)
         fn = _core.loss_f32 if dt == np.float32 else _core.loss_f64
@@ -50,15 +50,15 @@ class _Loss:
 
 
 class MSELoss(_Loss):
-    name = "mse"
+    kind = _core.LossKind.mse
 
 
 class L1Loss(_Loss):
-    name = "l1"
+    kind = _core.LossKind.l1
 
 
 class HuberLoss(_Loss):
-    name = "huber"
+    kind = _core.LossKind.huber
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
@@ -71,18 +71,19 @@ class HuberLoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    name = "bce_with_logits"
+    kind = _core.LossKind.bce_with_logits
 
 
 class CrossEntropyLoss(_Loss):
-    name = "cross_entropy"
+    kind = _core.LossKind.cross_entropy
 
 
-_BY_NAME = {c.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, CrossEntropyLoss)}
+_BY_NAME = {c.kind.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss,
+                                      CrossEntropyLoss)}
 
 
 # Specs by name, made once: train_step in a loop resolves its loss every call.
-_SPECS = {name: (cls().spec(), cls.name == "cross_entropy") for name, cls in _BY_NAME.items()}
+_SPECS = {name: (cls().spec(), cls()._labels) for name, cls in _BY_NAME.items()}
 
 
 def resolve_loss(loss):

@@ -6,35 +6,20 @@ import numpy as np
 from . import _checks
 
 
-def _pair(y_true, y_pred):
-    t = _checks.real_array(y_true, "y_true").astype(np.float64, copy=False)
-    p = _checks.real_array(y_pred, "y_pred").astype(np.float64, copy=False)
-    # (n,) against (n, 1) is the same data; anything else must match exactly.
-    if t.shape != p.shape:
-        if t.size == p.size and t.ndim <= 2 and p.ndim <= 2 and \
-                (t.ndim == 1 or t.shape[1] == 1) and (p.ndim == 1 or p.shape[1] == 1):
-            t, p = t.reshape(-1), p.reshape(-1)
-        else:
-            raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    if t.size == 0:
-        raise ValueError("y_true is empty")
-    return t, p
-
-
 def sse(y_true, y_pred) -> float:
     """Sum of squared errors."""
-    t, p = _pair(y_true, y_pred)
+    t, p = _checks.target_pair(y_true, y_pred)
     return float(np.sum((t - p) ** 2))
 
 
 def mse(y_true, y_pred) -> float:
-    t, p = _pair(y_true, y_pred)
+    t, p = _checks.target_pair(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
 
 
 def r2_score(y_true, y_pred) -> float:
     """1 - SSE / total sum of squares (per column, averaged, as scikit-learn)."""
-    t, p = _pair(y_true, y_pred)
+    t, p = _checks.target_pair(y_true, y_pred)
     t2, p2 = (t.reshape(-1, 1), p.reshape(-1, 1)) if t.ndim == 1 else (t, p)
     ss_res = np.sum((t2 - p2) ** 2, axis=0)
     ss_tot = np.sum((t2 - t2.mean(axis=0)) ** 2, axis=0)
@@ -44,7 +29,7 @@ def r2_score(y_true, y_pred) -> float:
 
 
 def mae(y_true, y_pred) -> float:
-    t, p = _pair(y_true, y_pred)
+    t, p = _checks.target_pair(y_true, y_pred)
     return float(np.mean(np.abs(t - p)))
 
 

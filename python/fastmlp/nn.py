@@ -5,43 +5,13 @@ import math
 
 import numpy as np
 
-from . import _checks, _core
+from . import _checks, _core, functional as F, init, training
 from .losses import resolve_loss
+from .optim import Adam, Optimizer
+from .params import Parameter
 
-# Must match the enums in cpp/fastmlp/common.h and net.h.
-_LINEAR, _ACTIVATION, _DROPOUT = 0, 1, 2
-_ACT = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "gelu": 5,
-        "gelu_tanh": 6, "silu": 7, "softplus": 8}
-
-
-class Parameter:
-    """A named weight: `.data` and `.grad` are views the native code reads and writes in place."""
-
-    def __init__(self, data: np.ndarray, grad: np.ndarray, name: str = ""):
-        self._data, self._grad, self.name = data, grad, name
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._data
-
-    @data.setter
-    def data(self, value) -> None:
-        self._data[...] = _checks.exact(value, "data", self._data, self.name or "parameter")
-
-    @property
-    def grad(self) -> np.ndarray:
-        return self._grad
-
-    @property
-    def shape(self) -> tuple:
-        return self._data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
-    def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+__all__ = ["GELU", "Dropout", "Identity", "LeakyReLU", "Linear", "Module", "Parameter", "ReLU",
+           "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh"]
 
 
 class Module:
@@ -99,7 +69,6 @@ class Linear(Module):
         self.reset_parameters(np.random.default_rng())
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
-        from . import init
         if self.init == "default":
             # torch.nn.Linear: kaiming_uniform(a=sqrt(5)) is U(-1/sqrt(in), 1/sqrt(in)), as the bias.
             bound = 1.0 / math.sqrt(self.in_features)
@@ -120,11 +89,11 @@ class Linear(Module):
             ps.append(("bias", self.bias))
         return ps
 
-    def _spec(self) -> tuple:
-        return (_LINEAR, self.in_features, self.out_features, self.bias is not None, 0, 0.0, 0.0, 0.0)
+    def _spec(self) -> _core.LayerSpec:
+        return _core.LayerSpec(_core.LayerKind.linear, self.in_features, self.out_features,
+                               self.bias is not None)
 
     def forward(self, x):
-        from . import functional as F
         return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def extra_repr(self) -> str:
@@ -145,12 +114,10 @@ class _Activation(Module):
     def _params(self) -> tuple:
         return 0.0, 0.0
 
-    def _spec(self) -> tuple:
-        a, b = self._params()
-        return (_ACTIVATION, 0, 0, False, _ACT[self._kind], float(a), float(b), 0.0)
+    def _spec(self) -> _core.LayerSpec:
+        return _core.LayerSpec(_core.LayerKind.activation, act=F.act_spec(self._kind, *self._params()))
 
     def forward(self, x):
-        from . import functional as F
         return F.activation(x, self._kind, *self._params())
 
 
@@ -228,8 +195,8 @@ class Dropout(Module):
             raise ValueError(f"p must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def _spec(self) -> tuple:
-        return (_DROPOUT, 0, 0, False, 0, 0.0, 0.0, self.p)
+    def _spec(self) -> _core.LayerSpec:
+        return _core.LayerSpec(_core.LayerKind.dropout, p=self.p)
 
     def forward(self, x):
         raise RuntimeError("Dropout runs inside a Sequential, which owns its random masks")
@@ -260,37 +227,31 @@ class Sequential(Module):
         self._layers = list(layers)
         self.in_features = linears[0].in_features
         specs = [l._spec() for l in layers]
-        total = sum(l.in_features * l.out_features + (l.out_features if l.bias else 0)
-                    for l in linears)
+        layout = _core.param_layout(specs)  # from the core, which also checks the specs
+        total = _core.param_count(specs)
         self._flat = np.zeros(total, self.dtype)
         self._flat_grad = np.zeros(total, self.dtype)
-        self._bind(linears, seed)
+        for info in layout:
+            p = getattr(self._layers[info.layer], info.name)
+            p.name = f"{info.layer}.{info.name}"
+            end = info.offset + math.prod(info.shape)
+            p.move_to(self._flat[info.offset:end].reshape(info.shape),
+                      self._flat_grad[info.offset:end].reshape(info.shape))
+        rng = None if seed is None else np.random.default_rng(seed)
+        for l in linears:
+            l._owner = self
+            if rng is not None:
+                l.reset_parameters(rng)
         core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
-        self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad)
+        dt, n_in = self.dtype, self.in_features
+        self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad,
+                              lambda x: _checks.as_matrix(x, "x", dt, n_in))
         self.out_features = linears[-1].out_features  # activations keep the width
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
         self._impl.dropout_seed = _checks.core_seed(seed)
         self._default_opt = None
         self._checked_opt = None  # the last optimizer that passed _optimizer()
         self._has_forward = False
-
-    def _bind(self, linears, seed) -> None:
-        """Moves each Linear's parameters into views of the flat buffers, then initialises."""
-        rng = None if seed is None else np.random.default_rng(seed)
-        off = 0
-        index = {id(l): i for i, l in enumerate(self._layers)}
-        for l in linears:
-            for name, p in l.named_parameters():
-                p.name = f"{index[id(l)]}.{name}"
-                n = p.data.size
-                data = self._flat[off:off + n].reshape(p.shape)
-                grad = self._flat_grad[off:off + n].reshape(p.shape)
-                data[...] = p.data
-                p._data, p._grad = data, grad
-                off += n
-            l._owner = self
-            if rng is not None:
-                l.reset_parameters(rng)
 
     # --- containers -------------------------------------------------------------------
     def __getitem__(self, i):
@@ -308,6 +269,14 @@ class Sequential(Module):
 
     def zero_grad(self) -> None:
         self._flat_grad[...] = 0
+
+    def flat_parameters(self) -> np.ndarray:
+        """The one flat buffer every Parameter.data is a view of (writable, in layer order)."""
+        return self._flat
+
+    def flat_gradients(self) -> np.ndarray:
+        """The one flat buffer every Parameter.grad is a view of."""
+        return self._flat_grad
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -338,11 +307,10 @@ class Sequential(Module):
 
     # --- compute ----------------------------------------------------------------------
     def predict(self, x) -> np.ndarray:
-        """Inference: same numbers, bit for bit, as forward(); caches nothing."""
-        out = self._impl.predict(x)  # None unless x is already a C-ordered matrix of our dtype
-        if out is None:
-            out = self._impl.predict(_checks.as_matrix(x, "x", self.dtype, self.in_features))
-        return out
+        """Inference: same numbers, bit for bit, as forward(); caches nothing. A C-ordered
+        matrix of the model's dtype is read in place; anything else is checked and
+        converted once (the core calls _checks.as_matrix)."""
+        return self._impl.predict(x)
 
     __call__ = predict
 
@@ -358,14 +326,13 @@ class Sequential(Module):
             raise RuntimeError("backward() called before forward()")
         n = self._impl.batch
         g = _checks.as_targets(grad, "grad", n, self.out_features, self.dtype, labels=False)
-        return self._impl.backward(g, True)
+        return self._impl.backward(g)
 
     def _optimizer(self, optimizer):
         """The given optimizer, checked; None: the model's own Adam(lr=1e-3), created once
         and shared by train_step and fit so that repeated calls continue its state."""
         if optimizer is not None and optimizer is self._checked_opt:
             return optimizer
-        from .optim import Adam, Optimizer
         if optimizer is None:
             if self._default_opt is None:
                 self._default_opt = Adam(self.parameters(), lr=1e-3)
@@ -388,7 +355,7 @@ class Sequential(Module):
         opt = self._optimizer(optimizer)
         self._has_forward = True
         return self._impl.train_step(xa, None if labels else ya, ya if labels else None, w, spec,
-                                     opt._impl, float(clip_grad_norm))
+                                     opt.native, float(clip_grad_norm))
 
     def fit(self, x, y, loss="mse", optimizer=None, epochs: int = 200, batch_size=None,
             shuffle: bool = True, seed=None, log_every: int = 0, callback=None,
@@ -397,6 +364,6 @@ class Sequential(Module):
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
         restore_best_weights, metrics, clip_grad_norm (see fastmlp.training.fit)."""
-        from .training import fit
-        return fit(self, x, y, loss, optimizer, epochs, batch_size, shuffle, seed, log_every,
-                   callback, validation_data, **extras)
+        return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
+                            batch_size, shuffle, seed, log_every, callback, validation_data,
+                            **extras)

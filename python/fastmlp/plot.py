@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
+
 
 def _pyplot():
     try:
@@ -16,8 +18,7 @@ def _pyplot():
 
 def observed_vs_predicted(y, y_pred, title: str = "Observed vs predicted", path=None):
     """Scatter of observed against predicted with the identity line; saved to path if given."""
-    from .metrics import _pair
-    t, p = _pair(y, y_pred)
+    t, p = _checks.target_pair(y, y_pred)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(t.ravel(), p.ravel(), s=12, alpha=0.7)

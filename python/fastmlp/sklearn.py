@@ -217,8 +217,7 @@ class _BaseMLP(BaseEstimator):
         state = dict(super().__getstate__())
         if "model_" in state:
             state["model_"] = self.model_.state_dict()
-            state["_optimizer"] = ([s.copy() for s in self._optimizer.state],
-                                   self._optimizer.step_count)
+            state["_optimizer"] = self._optimizer.state_dict()
         return state
 
     def __setstate__(self, state):
@@ -230,9 +229,7 @@ class _BaseMLP(BaseEstimator):
             self.model_ = self._build(*self._arch, dtype, None)
             self.model_.load_state_dict(weights)
             self._optimizer = self._new_optimizer()
-            buffers, self._optimizer._impl.step_count = opt_state
-            for s, saved in zip(self._optimizer.state, buffers):
-                s[...] = saved
+            self._optimizer.load_state_dict(opt_state)
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, _core
+from . import _checks, _core, metrics as _metrics
 from .losses import resolve_loss
+from .optim import LRScheduler, ReduceLROnPlateau
 
 _METRICS = ("accuracy", "mse", "mae", "r2")
 
@@ -30,13 +31,12 @@ class History:
 
 
 def _metric(name: str, pred: np.ndarray, target: np.ndarray, labels: bool) -> float:
-    from . import metrics
     if name == "accuracy":
         truth = target if labels else (target.argmax(1) if target.shape[1] > 1 else target[:, 0] > 0.5)
         guess = pred.argmax(1) if pred.shape[1] > 1 else pred[:, 0] > 0
-        return metrics.accuracy(truth, guess)
+        return _metrics.accuracy(truth, guess)
     t = target.astype(np.float64)
-    return {"mse": metrics.mse, "mae": metrics.mae, "r2": metrics.r2_score}[name](t, pred)
+    return {"mse": _metrics.mse, "mae": _metrics.mae, "r2": _metrics.r2_score}[name](t, pred)
 
 
 class _Tracker:
@@ -52,20 +52,22 @@ class _Tracker:
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore:
-                self.best_weights = self.net._flat.copy()
+                self.best_weights = self.net.flat_parameters().copy()
             return True
         self.wait += 1
         return self.patience is None or self.wait < self.patience
 
     def finish(self) -> None:
         if self.restore and self.best_weights is not None:
-            self.net._flat[...] = self.best_weights
+            self.net.flat_parameters()[...] = self.best_weights
 
 
-def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuffle=True,
+def fit(net, core, opt, x, y, loss="mse", epochs=200, batch_size=None, shuffle=True,
         seed=None, log_every=0, callback=None, validation_data=None, validation_split=None,
         sample_weight=None, scheduler=None, patience=None, min_delta=0.0,
         restore_best_weights=False, metrics=(), clip_grad_norm=0.0) -> History:
+    """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
+    optimizer (the model's own Adam when the user passed none)."""
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)
@@ -96,9 +98,12 @@ def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuf
     if metrics and vx is None:
         raise ValueError("metrics are measured on validation data: pass validation_data "
                          "or validation_split")
-    opt = net._optimizer(optimizer)
-    if scheduler is not None and scheduler.optimizer is not opt:
-        raise ValueError("scheduler must schedule the optimizer passed to fit")
+    if scheduler is not None:
+        if not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau)):
+            raise TypeError(f"scheduler must be a fastmlp.optim.lr_scheduler schedule, "
+                            f"got {type(scheduler).__name__}")
+        if scheduler.optimizer is not opt:
+            raise ValueError("scheduler must schedule the optimizer passed to fit")
     if patience is not None:
         patience = _checks.positive_int(patience, "patience")
 
@@ -131,14 +136,16 @@ def fit(net, x, y, loss="mse", optimizer=None, epochs=200, batch_size=None, shuf
                     line += f"   Val loss: {val_value:.6f}"
                 print(line, flush=True)
         monitored = val_value if vx is not None else loss_value
-        if scheduler is not None:
-            scheduler.step(monitored) if hasattr(scheduler, "patience") else scheduler.step()
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(monitored)
+        elif scheduler is not None:
+            scheduler.step()
         return tracker.update(epoch, monitored) if every_epoch else True
 
-    net._impl.training = net.training
+    core.training = net.training
     try:
-        loss_hist, val_hist = net._impl.fit(
-            xa, None if labels else ya, ya if labels else None, w, spec, opt._impl, o,
+        loss_hist, val_hist = core.fit(
+            xa, None if labels else ya, ya if labels else None, w, spec, opt.native, o,
             vx, None if (vx is None or labels) else vy, vy if (vx is not None and labels) else None,
             on_report if o.report_every else None)
     finally:

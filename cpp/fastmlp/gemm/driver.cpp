@@ -289,6 +289,9 @@ template <class T>
 void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool accumulate,
           const Epilogue<T>* ep) {
     require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size");
+    // Checked here, outside the threads: an exception may not leave a parallel region.
+    if (ep && ep->act_out.p) check_act(ep->act);
+    if (ep && ep->dact_x.p) check_act(ep->dact);
     if (N == 0) return;
     if (N == 1) C.cs = B.cs = 1;  // one column: its stride is never used; unit takes the fast paths
     const Epilogue<T>* block_ep = has_block_epilogue(ep) ? ep : nullptr;

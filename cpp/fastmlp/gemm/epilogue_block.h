@@ -11,7 +11,8 @@ namespace fastmlp {
 
 namespace epilogue_detail {
 
-// Calls f(std::integral_constant<Act, kind>) so the body is compiled per kind.
+// Calls f(std::integral_constant<Act, kind>) so the body is compiled per kind;
+// gemm() has checked the kind.
 template <class F>
 void with_act(Act kind, F&& f) {
     using A = Act;

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from .nn import Parameter
-
-# Must match OptKind in cpp/fastmlp/optim.h.
-_SGD, _ADAM, _ADAMW, _RMSPROP = 0, 1, 2, 3
+from .. import _checks, _core
+from ..params import Parameter
 
 
 def _spans(params):
@@ -61,6 +58,11 @@ class Optimizer:
         self._impl = cls(spec, _spans(params), self.state)
 
     @property
+    def native(self):
+        """The core optimizer behind this object: what train_step and fit hand to the core."""
+        return self._impl
+
+    @property
     def lr(self) -> float:
         return self._impl.lr
 
@@ -77,6 +79,28 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         self._impl.zero_grad()
+
+    def state_dict(self) -> dict:
+        """Copies of the state buffers (Adam's m and v, ...), the step count and lr."""
+        return {"state": [s.copy() for s in self.state], "step_count": self.step_count,
+                "lr": self.lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores what state_dict() returned; checks every buffer before changing anything."""
+        buffers = list(state["state"])
+        if len(buffers) != len(self.state):
+            raise ValueError(f"state_dict has {len(buffers)} state buffers, this optimizer "
+                             f"needs {len(self.state)}")
+        new = [_checks.like(b, f"state[{i}]", s, "the optimizer state")
+               for i, (b, s) in enumerate(zip(buffers, self.state))]
+        step_count = int(state["step_count"])
+        if step_count < 0:
+            raise ValueError(f"step_count must be >= 0, got {step_count}")
+        lr = _check_lr(state["lr"])
+        for s, b in zip(self.state, new):
+            s[...] = b
+        self._impl.step_count = step_count
+        self._impl.lr = lr
 
 
 def _check_lr(lr) -> float:
@@ -105,7 +129,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-2, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
         s = _core.OptSpec()
-        s.kind, s.lr = _SGD, _check_lr(lr)
+        s.kind, s.lr = _core.OptKind.sgd, _check_lr(lr)
         s.momentum = _check_nonneg(momentum, "momentum")
         s.dampening = float(dampening)
         s.weight_decay = _check_nonneg(weight_decay, "weight_decay")
@@ -116,7 +140,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    _kind = _ADAM
+    _kind = _core.OptKind.adam
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False):
@@ -131,7 +155,7 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (torch.optim.AdamW)."""
-    _kind = _ADAMW
+    _kind = _core.OptKind.adamw
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False):
@@ -142,14 +166,10 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
         s = _core.OptSpec()
-        s.kind, s.lr = _RMSPROP, _check_lr(lr)
+        s.kind, s.lr = _core.OptKind.rmsprop, _check_lr(lr)
         s.alpha = _check_nonneg(alpha, "alpha")
         s.eps = _check_nonneg(eps, "eps")
         s.weight_decay = _check_nonneg(weight_decay, "weight_decay")
         s.momentum = _check_nonneg(momentum, "momentum")
         s.centered = bool(centered)
         super().__init__(params, s)
-
-
-from . import lr_scheduler  # noqa: E402  (schedulers import this module lazily)
-from .lr_scheduler import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, StepLR  # noqa: E402,F401

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import math
 
-
-def _check_optimizer(optimizer):
-    from .optim import Optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a fastmlp optimizer, got {type(optimizer).__name__}")
-    return optimizer
+from .optimizers import Optimizer
 
 
-class _Scheduler:
+class _Schedule:
+    """What every schedule has: the optimizer whose lr it sets and the epochs seen."""
+
     def __init__(self, optimizer):
-        self.optimizer = _check_optimizer(optimizer)
-        self.base_lr = optimizer.lr
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a fastmlp optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
         self.last_epoch = 0
 
     def get_last_lr(self) -> list:
         return [self.optimizer.lr]
+
+
+class LRScheduler(_Schedule):
+    """A schedule of epochs: `step()` once per epoch sets lr = _lr(epoch)."""
+
+    def __init__(self, optimizer):
+        super().__init__(optimizer)
+        self.base_lr = optimizer.lr
 
     def step(self) -> None:
         self.last_epoch += 1
@@ -31,7 +37,7 @@ class _Scheduler:
         raise NotImplementedError
 
 
-class StepLR(_Scheduler):
+class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
@@ -44,7 +50,7 @@ class StepLR(_Scheduler):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
-class ExponentialLR(_Scheduler):
+class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch."""
 
     def __init__(self, optimizer, gamma: float):
@@ -55,7 +61,7 @@ class ExponentialLR(_Scheduler):
         return self.base_lr * self.gamma ** epoch
 
 
-class CosineAnnealingLR(_Scheduler):
+class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
@@ -69,8 +75,9 @@ class CosineAnnealingLR(_Scheduler):
             (1 + math.cos(math.pi * epoch / self.T_max)) / 2
 
 
-class ReduceLROnPlateau:
-    """Multiplies lr by `factor` after `patience` epochs without improvement of a metric."""
+class ReduceLROnPlateau(_Schedule):
+    """Multiplies lr by `factor` after `patience` epochs without improvement of a metric:
+    `step(metric)` once per epoch (fit passes the monitored loss)."""
 
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
@@ -79,15 +86,12 @@ class ReduceLROnPlateau:
             raise ValueError("mode must be 'min'/'max' and threshold_mode 'rel'/'abs'")
         if not 0.0 < factor < 1.0:
             raise ValueError(f"factor must be in (0, 1), got {factor}")
-        self.optimizer = _check_optimizer(optimizer)
+        super().__init__(optimizer)
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.min_lr, self.eps = int(cooldown), float(min_lr), float(eps)
         self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
-
-    def get_last_lr(self) -> list:
-        return [self.optimizer.lr]
+        self.num_bad_epochs = self.cooldown_counter = 0
 
     def _better(self, a: float) -> bool:
         rel = self.threshold_mode == "rel"
