@@ -21,7 +21,7 @@ FLOORS = [
     {"optim"},
     {"training"},
     {"nn"},
-    {"saving", "plot"},
+    {"saving", "plot", "interop"},
     {"demo", "sklearn"},
     {"__main__"},
     {""},  # the package itself

@@ -367,3 +367,9 @@ class Sequential(Module):
         return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)
+
+
+# Every layer class by name: the names (and constructor arguments) are torch.nn's, which
+# saving and interop rely on.
+LAYER_TYPES = {cls.__name__: cls for cls in (
+    Linear, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, Softplus, Identity, Dropout)}

@@ -6,9 +6,6 @@ from __future__ import annotations
 from . import nn
 
 _FORMAT = "fastmlp.Sequential/1"
-_LAYERS = {cls.__name__: cls for cls in (
-    nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Softplus,
-    nn.Identity, nn.Dropout)}
 
 
 def _safetensors():
@@ -41,9 +38,9 @@ def load(path) -> nn.Sequential:
     layers = []
     for spec in json.loads(meta["layers"]):
         kind = spec.pop("type")
-        if kind not in _LAYERS:
+        if kind not in nn.LAYER_TYPES:
             raise ValueError(f"{path}: unknown layer type {kind!r}")
-        layers.append(_LAYERS[kind](**spec))
+        layers.append(nn.LAYER_TYPES[kind](**spec))
     model = nn.Sequential(*layers, dtype=meta["dtype"])
     model.load_state_dict(st.load_file(str(path)))
     return model
