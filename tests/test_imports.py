@@ -21,7 +21,7 @@ FLOORS = [
     {"optim"},
     {"training"},
     {"nn"},
-    {"saving", "plot", "interop"},
+    {"saving", "plot", "interop", "onnx"},
     {"demo", "sklearn"},
     {"__main__"},
     {""},  # the package itself

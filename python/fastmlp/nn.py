@@ -43,6 +43,11 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
+    def onnx_nodes(self, g, x: str) -> str:
+        """Adds this layer's ONNX nodes computing on tensor `x` to the graph builder `g`
+        (fastmlp.onnx.GraphBuilder); returns the name of the output tensor."""
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX form")
+
 
 class Linear(Module):
     """y = x @ weight + bias, weight of shape (in_features, out_features)."""
@@ -96,6 +101,12 @@ class Linear(Module):
     def forward(self, x):
         return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
+    def onnx_nodes(self, g, x: str) -> str:
+        w = g.const(self.weight.data, "weight")
+        if self.bias is None:
+            return g.op("MatMul", [x, w])
+        return g.op("Gemm", [x, w, g.const(self.bias.data, "bias")])
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}"
@@ -124,21 +135,36 @@ class _Activation(Module):
 class Identity(_Activation):
     _kind = "identity"
 
+    def onnx_nodes(self, g, x: str) -> str:
+        return g.op("Identity", [x])
+
 
 class ReLU(_Activation):
     _kind = "relu"
+
+    def onnx_nodes(self, g, x: str) -> str:
+        return g.op("Relu", [x])
 
 
 class Tanh(_Activation):
     _kind = "tanh"
 
+    def onnx_nodes(self, g, x: str) -> str:
+        return g.op("Tanh", [x])
+
 
 class Sigmoid(_Activation):
     _kind = "sigmoid"
 
+    def onnx_nodes(self, g, x: str) -> str:
+        return g.op("Sigmoid", [x])
+
 
 class SiLU(_Activation):
     _kind = "silu"
+
+    def onnx_nodes(self, g, x: str) -> str:
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
 class LeakyReLU(_Activation):
@@ -152,6 +178,13 @@ class LeakyReLU(_Activation):
 
     def config(self):
         return {"negative_slope": self.negative_slope}
+
+    def onnx_nodes(self, g, x: str) -> str:
+        if g.dtype == np.float32:
+            return g.op("LeakyRelu", [x], alpha=self.negative_slope)
+        # ONNX attributes are float32: a float64 slope needs a tensor.
+        negative = g.op("Mul", [x, g.const(self.negative_slope)])
+        return g.op("Where", [g.op("Greater", [x, g.const(0.0)]), x, negative])
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -170,6 +203,17 @@ class GELU(_Activation):
     def config(self):
         return {"approximate": self.approximate}
 
+    def onnx_nodes(self, g, x: str) -> str:
+        # 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)).
+        if self.approximate == "none":
+            inner = g.float32_op("Erf", g.op("Mul", [x, g.const(0.5 ** 0.5)]))
+        else:
+            cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+            z = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+            inner = g.op("Tanh", [g.op("Mul", [z, g.const((2.0 / math.pi) ** 0.5)])])
+        half_x = g.op("Mul", [x, g.const(0.5)])
+        return g.op("Mul", [half_x, g.op("Add", [inner, g.const(1.0)])])
+
 
 class Softplus(_Activation):
     _kind = "softplus"
@@ -184,6 +228,12 @@ class Softplus(_Activation):
 
     def config(self):
         return {"beta": self.beta, "threshold": self.threshold}
+
+    def onnx_nodes(self, g, x: str) -> str:
+        # x where beta x > threshold, else log1p(exp(beta x)) / beta (torch's formula).
+        bx = g.op("Mul", [x, g.const(self.beta)])
+        smooth = g.op("Div", [g.log1p(g.op("Exp", [bx])), g.const(self.beta)])
+        return g.op("Where", [g.op("Greater", [bx, g.const(self.threshold)]), x, smooth])
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -200,6 +250,9 @@ class Dropout(Module):
 
     def forward(self, x):
         raise RuntimeError("Dropout runs inside a Sequential, which owns its random masks")
+
+    def onnx_nodes(self, g, x: str) -> str:
+        return x  # the identity in inference
 
     def extra_repr(self):
         return f"p={self.p}"
