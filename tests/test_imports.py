@@ -15,14 +15,16 @@ PACKAGE = Path(fastmlp.__file__).parent
 # Lowest first. A module may import fastmlp modules from lower floors only.
 FLOORS = [
     {"_version", "_core", "_checks"},
-    {"params", "functional", "init", "metrics", "linear_model"},
+    {"params", "functional", "init", "metrics", "linear_model", "tabular"},
     {"losses", "optim.optimizers"},
     {"optim.lr_scheduler"},
     {"optim"},
     {"training"},
     {"nn"},
-    {"saving", "plot", "interop", "onnx"},
+    {"saving", "plot", "interop"},
+    {"onnx"},
     {"demo", "sklearn"},
+    {"cli"},
     {"__main__"},
     {""},  # the package itself
 ]

@@ -3,6 +3,7 @@
     from fastmlp.onnx import to_onnx, export
     proto = to_onnx(net)           # input "x" [N, in_features], output "y" [N, out_features]
     export(net, "model.onnx")
+    export("model.safetensors", "model.onnx")   # a file from `fastmlp train`, preprocessing in
 
 Standard operators only (opset 17), float32 or float64 as the model, dynamic batch; each
 layer writes its own nodes (`Module.onnx_nodes` in fastmlp.nn). Dropout is left out
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING, Sequence, Union
 
 import numpy as np
 
+from . import saving
 from .nn import Sequential
+from .tabular import Preprocessing
 
 if TYPE_CHECKING:
     import onnx
@@ -60,6 +63,17 @@ class GraphBuilder:
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
 
+    def tensor(self, array: np.ndarray, hint: str) -> str:
+        """An initializer holding array as it is (labels, indices)."""
+        name = self._name(hint)
+        if array.dtype.kind in "US":
+            t = self.onnx.helper.make_tensor(name, self.onnx.TensorProto.STRING, array.shape,
+                                             [str(v).encode() for v in array.ravel()])
+        else:
+            t = self.onnx.numpy_helper.from_array(array, name)
+        self.initializers.append(t)
+        return name
+
     def float32_op(self, op_type: str, x: str) -> str:
         """A unary node ONNX Runtime implements for float32 only."""
         if self.dtype == np.float32:
@@ -78,19 +92,47 @@ class GraphBuilder:
                                  self.op("Mul", [self.op("Log", [u]), ratio])])
 
 
-def to_onnx(model: Sequential) -> "onnx.ModelProto":
-    """The model as an ONNX graph: input "x" [N, in_features], output "y" [N, out_features]."""
-    if not isinstance(model, Sequential):
-        raise TypeError(f"to_onnx expects a fastmlp.Sequential, got {type(model).__name__}")
-    g = GraphBuilder(model.dtype)
+def _model(model: Union[Sequential, str, "os.PathLike[str]"]):
+    """The network and, for a file written by `fastmlp train`, its preprocessing."""
+    if isinstance(model, Sequential):
+        return model, None
+    if isinstance(model, (str, os.PathLike)):
+        meta = saving.read_metadata(model)
+        text = meta.get(Preprocessing.KEY)
+        return saving.load(model), None if text is None else Preprocessing.from_json(text)
+    raise TypeError(f"to_onnx expects a fastmlp.Sequential or a model file, "
+                    f"got {type(model).__name__}")
+
+
+def to_onnx(model: Union[Sequential, str, "os.PathLike[str]"]) -> "onnx.ModelProto":
+    """The model as an ONNX graph with input "x" [N, in_features]. A Sequential gives output
+    "y"; a model file written by `fastmlp train` carries its standardization, and a
+    classifier's outputs are "label" (its class labels) and "probabilities"."""
+    net, prep = _model(model)
+    g = GraphBuilder(net.dtype)
     h = g.onnx.helper
     x = "x"
-    for layer in model:
+    if prep is not None and prep.x_mean:
+        x = g.op("Div", [g.op("Sub", [x, g.const(np.array(prep.x_mean), "mean")]),
+                         g.const(np.array(prep.x_std), "std")])
+    for layer in net:
         x = layer.onnx_nodes(g, x)
-    nodes = g.nodes + [h.make_node("Identity", [x], ["y"])]
-    graph = h.make_graph(
-        nodes, "fastmlp", [h.make_tensor_value_info("x", g.elem, ["N", model.in_features])],
-        [h.make_tensor_value_info("y", g.elem, ["N", model.out_features])], g.initializers)
+    if prep is not None and prep.task == "classification":
+        k = len(prep.classes)
+        g.nodes.append(h.make_node("Softmax", [x], ["probabilities"], axis=1))
+        labels = g.tensor(np.array(prep.classes), "classes")
+        best = g.op("ArgMax", [x], axis=1, keepdims=0)
+        g.nodes.append(h.make_node("Gather", [labels, best], ["label"], axis=0))
+        outputs = [h.make_tensor_value_info("label", g.onnx.TensorProto.STRING, ["N"]),
+                   h.make_tensor_value_info("probabilities", g.elem, ["N", k])]
+    else:
+        if prep is not None and (prep.y_std != 1.0 or prep.y_mean != 0.0):
+            x = g.op("Add", [g.op("Mul", [x, g.const(prep.y_std)]), g.const(prep.y_mean)])
+        g.nodes.append(h.make_node("Identity", [x], ["y"]))
+        outputs = [h.make_tensor_value_info("y", g.elem, ["N", net.out_features])]
+    graph = h.make_graph(g.nodes, "fastmlp",
+                         [h.make_tensor_value_info("x", g.elem, ["N", net.in_features])],
+                         outputs, g.initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)],
                          producer_name="fastmlp")
     proto.ir_version = 8  # what opset 17 came with: readable by older runtimes too
@@ -98,6 +140,7 @@ def to_onnx(model: Sequential) -> "onnx.ModelProto":
     return proto
 
 
-def export(model: Sequential, path: Union[str, "os.PathLike[str]"]) -> None:
+def export(model: Union[Sequential, str, "os.PathLike[str]"],
+           path: Union[str, "os.PathLike[str]"]) -> None:
     """Writes to_onnx(model) to path."""
     _onnx().save(to_onnx(model), os.fspath(path))

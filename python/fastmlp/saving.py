@@ -16,25 +16,48 @@ def _safetensors():
     return safetensors.numpy
 
 
-def save(model, path) -> None:
-    """Writes a Sequential's architecture, dtype and weights to `path`."""
+_RESERVED = ("format", "dtype", "layers")
+
+
+def save(model, path, metadata=None) -> None:
+    """Writes a Sequential's architecture, dtype and weights to `path`, with optional extra
+    string entries (`metadata`, read back by read_metadata) in the file's header."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"save expects a fastmlp.Sequential, got {type(model).__name__}")
+    extra = dict(metadata or {})
+    for k, v in extra.items():
+        if k in _RESERVED or not isinstance(k, str) or not isinstance(v, str):
+            raise ValueError(f"metadata must map str to str and not use {_RESERVED}; got {k!r}")
     import json
     layers = [{"type": type(l).__name__, **l.config()} for l in model]
-    meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers)}
+    meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers), **extra}
     _safetensors().save_file(model.state_dict(), str(path), metadata=meta)
+
+
+def _header(path) -> dict:
+    _safetensors()
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        raise ValueError(f"{path} is not a fastmlp model file ({e})") from None
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{path} is not a fastmlp model file (format {meta.get('format')!r})")
+    return meta
+
+
+def read_metadata(path) -> dict:
+    """The extra entries save(..., metadata=...) wrote into the file at `path`."""
+    return {k: v for k, v in _header(path).items() if k not in _RESERVED}
 
 
 def load(path) -> nn.Sequential:
     """Rebuilds the Sequential saved at `path`."""
     import json
-    st = _safetensors()
-    from safetensors import safe_open
-    with safe_open(str(path), framework="np") as f:
-        meta = f.metadata() or {}
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a fastmlp model file (format {meta.get('format')!r})")
+    meta = _header(path)
     layers = []
     for spec in json.loads(meta["layers"]):
         kind = spec.pop("type")
@@ -42,5 +65,5 @@ def load(path) -> nn.Sequential:
             raise ValueError(f"{path}: unknown layer type {kind!r}")
         layers.append(nn.LAYER_TYPES[kind](**spec))
     model = nn.Sequential(*layers, dtype=meta["dtype"])
-    model.load_state_dict(st.load_file(str(path)))
+    model.load_state_dict(_safetensors().load_file(str(path)))
     return model
