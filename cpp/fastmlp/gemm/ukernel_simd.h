@@ -1,10 +1,11 @@
-// The SIMD micro-kernels shared by the x86 kernel files, written once over a
-// vector-traits type S (T, V, Mask, lane count L; zero, load, bcast, fma, add,
-// mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c keeping NaN;
-// step(x) = x > 0 ? 1 : 0). Each ISA file includes this after defining its
-// traits and compiles it with its own target flags. Everything here has
-// internal linkage (anonymous namespace), so one file's instructions can never
-// be picked by the linker for another file's code.
+// The SIMD micro-kernels shared by the x86 and NEON kernel files, written once
+// over a vector-traits type S (T, V, Mask, lane count L; zero, load, bcast,
+// fma, add, mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c
+// keeping NaN; step(x) = x > 0 ? 1 : 0; fma_lane if a packed kernel uses
+// LANES). Each ISA file includes this after defining its traits and compiles
+// it with its own target flags. Everything here has internal linkage
+// (anonymous namespace), so one file's instructions can never be picked by the
+// linker for another file's code.
 #pragma once
 #include "fastmlp/gemm/ukernel.h"
 
@@ -37,37 +38,52 @@ void prefetch(const void* p) {
 #endif
 }
 
-// C[MR x 2L] (+)= packed A * packed B.
-template <class S, int MR>
+// C[MR x NV*L] (+)= packed A * packed B. With LANES, A's values of a k step
+// are loaded L at a time and B is multiplied by lane (S::fma_lane(a, l, b, c)
+// = c + b * a[l]): one register per L rows instead of one per row, which NEON's
+// 32 registers need next to 24 accumulators. The products are the same.
+template <class S, int MR, int NV, bool LANES = false>
 void ukernel_packed(i64 kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
                     i64 rs_c, bool accumulate) {
     using V = typename S::V;
     constexpr int L = S::L;
+    constexpr int G = LANES ? L : 1;  // rows per A register
+    static_assert(MR % G == 0, "lane groups must tile the rows");
     for (int i = 0; i < MR; ++i) prefetch(c + i * rs_c);
-    V r[MR][2];
+    V r[MR][NV];
     FASTMLP_UNROLL(16)
-    for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = S::zero();
+    for (int i = 0; i < MR; ++i)
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) r[i][v] = S::zero();
     FASTMLP_UNROLL(4)
     for (i64 k = 0; k < kc; ++k) {
-        const V b0 = S::load(b), b1 = S::load(b + L);
+        V bv[NV];
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * L);
         FASTMLP_UNROLL(16)
-        for (int i = 0; i < MR; ++i) {
-            const V ai = S::bcast(a + i);
-            r[i][0] = S::fma(ai, b0, r[i][0]);
-            r[i][1] = S::fma(ai, b1, r[i][1]);
+        for (int i = 0; i < MR; i += G) {
+            const V ai = LANES ? S::load(a + i) : S::bcast(a + i);
+            FASTMLP_UNROLL(16)
+            for (int l = 0; l < G; ++l)
+                FASTMLP_UNROLL(4)
+                for (int v = 0; v < NV; ++v) {
+                    if constexpr (LANES)
+                        r[i + l][v] = S::fma_lane(ai, l, bv[v], r[i + l][v]);
+                    else
+                        r[i + l][v] = S::fma(ai, bv[v], r[i + l][v]);
+                }
         }
         a += MR;
-        b += 2 * L;
+        b += NV * L;
     }
     FASTMLP_UNROLL(16)
     for (int i = 0; i < MR; ++i) {
         typename S::T* ci = c + i * rs_c;
-        if (accumulate) {
-            r[i][0] = S::add(S::load(ci), r[i][0]);
-            r[i][1] = S::add(S::load(ci + L), r[i][1]);
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) {
+            if (accumulate) r[i][v] = S::add(S::load(ci + v * L), r[i][v]);
+            S::store(ci + v * L, r[i][v]);
         }
-        S::store(ci, r[i][0]);
-        S::store(ci + L, r[i][1]);
     }
 }
 
