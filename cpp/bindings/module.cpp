@@ -76,7 +76,8 @@ carray<T> new_matrix(index_t rows, index_t cols) {
 // Micro-kernel sets compiled into this binary.
 py::list isa_built() {
     py::list out;
-    for (const GemmKernels* k : {gemm_kernels_portable(), gemm_kernels_avx2(), gemm_kernels_avx512()})
+    for (const GemmKernels* k : {gemm_kernels_portable(), gemm_kernels_avx2(), gemm_kernels_avx512(),
+                                 gemm_kernels_neon()})
         if (k) out.append(k->name);
     return out;
 }
@@ -84,7 +85,7 @@ py::list isa_built() {
 // The built sets this CPU can run.
 py::list isa_runnable() {
     py::list out;
-    for (const char* name : {"portable", "avx2", "avx512"})
+    for (const char* name : {"portable", "avx2", "avx512", "neon"})
         if (gemm_isa_runnable(name)) out.append(name);
     return out;
 }

@@ -171,7 +171,7 @@ void run_all(const char* type, int mr, int nr, int kc) {
 }  // namespace
 
 int main() {
-    for (const char* isa : {"portable", "avx2", "avx512"}) {
+    for (const char* isa : {"portable", "avx2", "avx512", "neon"}) {
         if (std::strcmp(gemm_select_isa(isa), isa) != 0) {
             std::printf("[skip] %s not supported here\n", isa);
             continue;

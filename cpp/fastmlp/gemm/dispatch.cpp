@@ -30,9 +30,13 @@ const GemmKernels* avx2_if_supported() {
     return nullptr;
 }
 
+// NEON is mandatory on aarch64: built in means runnable.
+const GemmKernels* neon_if_supported() { return gemm_kernels_neon(); }
+
 const GemmKernels* best_supported() {
     if (const GemmKernels* k = avx512_if_supported()) return k;
     if (const GemmKernels* k = avx2_if_supported()) return k;
+    if (const GemmKernels* k = neon_if_supported()) return k;
     return gemm_kernels_portable();
 }
 
@@ -45,6 +49,8 @@ const GemmKernels* resolve(const char* request) {
         k = avx2_if_supported();
     else if (std::strcmp(request, "avx512") == 0)
         k = avx512_if_supported();
+    else if (std::strcmp(request, "neon") == 0)
+        k = neon_if_supported();
     if (k) return k;
     k = best_supported();
     std::fprintf(stderr, "fastmlp: FASTMLP_ISA=%s is not available on this CPU/build; using %s\n",
@@ -76,6 +82,7 @@ bool gemm_isa_runnable(const char* name) {
     if (std::strcmp(name, "portable") == 0) return true;
     if (std::strcmp(name, "avx2") == 0) return avx2_if_supported() != nullptr;
     if (std::strcmp(name, "avx512") == 0) return avx512_if_supported() != nullptr;
+    if (std::strcmp(name, "neon") == 0) return neon_if_supported() != nullptr;
     return false;
 }
 
