@@ -3,7 +3,8 @@
 // Edges use AVX-512 lane masks. Compile this file alone with -mavx512f -mfma.
 #include "fastmlp/gemm/ukernel.h"
 
-#if defined(__AVX512F__) && defined(__FMA__)
+// MSVC's /arch:AVX512 implies FMA but does not define __FMA__.
+#if defined(__AVX512F__) && (defined(__FMA__) || defined(_MSC_VER))
 #include <immintrin.h>
 
 #include "fastmlp/gemm/ukernel_simd.h"

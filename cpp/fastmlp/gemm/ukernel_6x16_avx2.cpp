@@ -3,7 +3,8 @@
 // Compile this file alone with -mavx2 -mfma.
 #include "fastmlp/gemm/ukernel.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+// MSVC's /arch:AVX2 implies FMA but does not define __FMA__.
+#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
 #include <immintrin.h>
 
 #include "fastmlp/gemm/ukernel_simd.h"
