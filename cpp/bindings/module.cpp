@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "fastmlp/build_info.h"
 #include "fastmlp/common.h"
 #include "fastmlp/fit.h"
 #include "fastmlp/gemm/gemm.h"
@@ -288,7 +289,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("get_num_threads", &num_threads);
     m.def("build_info", []() {
         py::dict d;
-        d["compiler"] = std::string(__VERSION__);
+        d["compiler"] = std::string(compiler_id());
         d["openmp"] = openmp_enabled();
         d["num_threads"] = num_threads();
         d["isa"] = std::string(gemm_isa());
