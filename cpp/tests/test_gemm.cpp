@@ -6,7 +6,6 @@
 //                         for emulators; every path and edge case stays.
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <random>
@@ -15,6 +14,7 @@
 
 #include "fastmlp/gemm/gemm.h"
 #include "fastmlp/gemm/dispatch.h"
+#include "isa_list.h"
 
 using namespace fastmlp;
 
@@ -185,18 +185,8 @@ int main(int argc, char** argv) {
         std::printf("usage: test_gemm [--quick]\n");
         return 2;
     }
-    std::vector<const char*> isas;
-    const char* forced = std::getenv("FASTMLP_ISA");
-    if (forced && *forced)
-        isas.push_back(forced);
-    else
-        for (const char* isa : {"portable", "avx2", "avx512", "neon"})
-            if (gemm_isa_runnable(isa)) isas.push_back(isa);
-    for (const char* isa : isas) {
-        if (std::strcmp(gemm_select_isa(isa), isa) != 0) {
-            std::printf("FAILED: FASTMLP_ISA=%s cannot run here\n", isa);
-            return 1;
-        }
+    for (const char* isa : isas_to_test()) {
+        if (!use_isa(isa)) return 1;
         const int before = failures, checks_before = checks;
         const GemmKernels& k = gemm_kernels();
         run_all<float>("float", k.f32, quick);
