@@ -203,7 +203,7 @@ void check_all(const char* isa) {
                      {linear(4, 7, bias), activation(Act::tanh), linear(7, 6, bias),
                       activation(Act::relu), linear(6, 3, bias)},
                      4, 11);
-        // One output: the matrix-vector (dot) kernel; 37 rows: more than one row block.
+        // One output: the matrix-vector (dot) kernel; 37 rows: its 4-row blocks and a tail.
         std::snprintf(where, sizeof where, "%s %s bias=%d 6-4relu-1", isa, type, bias);
         check_net<T>(where, {linear(6, 4, bias), activation(Act::relu), linear(4, 1, bias)}, 6, 37);
     }
