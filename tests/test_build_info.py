@@ -10,7 +10,7 @@ def test_build_info():
     assert info["version"] == fm.__version__ != "0+unknown"
     assert isinstance(info["compiler"], str) and info["compiler"]
     assert isinstance(info["openmp"], bool)
-    assert info["isa"] in {"portable", "avx2", "avx512"}
+    assert info["isa"] in {"portable", "avx2", "avx512", "neon"}
 
 
 def test_set_and_get_num_threads(rng):

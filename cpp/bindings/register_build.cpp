@@ -1,4 +1,5 @@
 // What was built and what runs: threads, compiler, OpenMP, GEMM kernels.
+#include "fastmlp/build_info.h"
 #include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/gemm.h"
 #include "support.h"
@@ -10,7 +11,8 @@ namespace {
 // Micro-kernel sets compiled into this binary.
 py::list isa_built() {
     py::list out;
-    for (const GemmKernels* k : {gemm_kernels_portable(), gemm_kernels_avx2(), gemm_kernels_avx512()})
+    for (const GemmKernels* k : {gemm_kernels_portable(), gemm_kernels_avx2(), gemm_kernels_avx512(),
+                                 gemm_kernels_neon()})
         if (k) out.append(k->name);
     return out;
 }
@@ -18,7 +20,7 @@ py::list isa_built() {
 // The built sets this CPU can run.
 py::list isa_runnable() {
     py::list out;
-    for (const char* name : {"portable", "avx2", "avx512"})
+    for (const char* name : {"portable", "avx2", "avx512", "neon"})
         if (gemm_isa_runnable(name)) out.append(name);
     return out;
 }
@@ -31,7 +33,7 @@ void register_build(py::module_& m) {
     m.def("get_num_threads", &num_threads);
     m.def("build_info", []() {
         py::dict d;
-        d["compiler"] = std::string(__VERSION__);
+        d["compiler"] = std::string(compiler_id());
         d["openmp"] = openmp_enabled();
         d["num_threads"] = num_threads();
         d["isa"] = std::string(gemm_isa());

@@ -7,7 +7,7 @@ namespace fastmlp {
 // The kernels in use; chosen on first call from FASTMLP_ISA or the CPU.
 const GemmKernels& gemm_kernels();
 
-// Re-selects the kernels: request is "portable", "avx2", "avx512", or nullptr /
+// Re-selects the kernels: request is "portable", "avx2", "avx512", "neon", or nullptr /
 // "" for the best the CPU supports. A request the CPU or the build cannot honour
 // falls back to the best supported ISA with a warning on stderr. Returns the
 // name chosen (also what gemm_isa() reports afterwards).

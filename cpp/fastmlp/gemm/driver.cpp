@@ -12,6 +12,9 @@
 #include "fastmlp/gemm/epilogue_block.h"
 #include "fastmlp/gemm/pack.h"
 
+#ifdef _MSC_VER
+#include <malloc.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -45,17 +48,35 @@ index_t split_point(index_t total, index_t unit, int parts, int p) {
     return std::min(total, units * p / parts * unit);
 }
 
+// 64-byte aligned memory; MSVC has no std::aligned_alloc (its free() cannot
+// release over-aligned blocks), so it takes _aligned_malloc/_aligned_free.
+void* alloc_aligned64(std::size_t bytes) {
+#ifdef _MSC_VER
+    return _aligned_malloc(bytes, 64);
+#else
+    return std::aligned_alloc(64, bytes);
+#endif
+}
+
+void free_aligned64(void* p) {
+#ifdef _MSC_VER
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+}
+
 // Per-OS-thread packing buffer, grown on demand and reused by later calls, so
 // a training loop allocates nothing per step. Two Python threads are two OS
 // threads, hence never share one.
 class Scratch {
 public:
-    ~Scratch() { std::free(p_); }
+    ~Scratch() { free_aligned64(p_); }
     void* get(std::size_t bytes) {
         if (bytes > bytes_) {
-            std::free(p_);
+            free_aligned64(p_);
             bytes = (bytes + 63) / 64 * 64;
-            p_ = std::aligned_alloc(64, bytes);
+            p_ = alloc_aligned64(bytes);
             bytes_ = p_ ? bytes : 0;
             if (!p_) throw std::bad_alloc();
         }

@@ -46,8 +46,11 @@ void bias_dact_rows(const Epilogue<T>& ep, Mat<T> C, index_t i0, index_t i1, ind
     // relu' is 1 or 0; GCC folds c * (x > 0 ? 1 : 0) into a branch around c * 0
     // (it may not speculate that multiply under -ftrapping-math) unless both
     // constants are opaque. Same values (c * 0 keeps NaN), but it vectorises.
+    // Other compilers take the plain constants: the same results.
     T zero = T(0), one = T(1);
+#if defined(__GNUC__) || defined(__clang__)
     __asm__("" : "+r"(zero), "+r"(one));
+#endif
     const index_t n = j1 - j0;
     const T* bias = BIAS ? ep.bias + j0 : nullptr;
     for (index_t i = i0; i < i1; ++i) {

@@ -28,7 +28,7 @@ template <class T>
 void gemm_ref(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C,
               bool accumulate, const Epilogue<T>* ep = nullptr);
 
-// Name of the micro-kernel chosen at run time ("portable", "avx2", "avx512").
+// Name of the micro-kernel chosen at run time ("portable", "avx2", "avx512", "neon").
 const char* gemm_isa();
 
 }  // namespace fastmlp

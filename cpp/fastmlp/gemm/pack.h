@@ -4,7 +4,10 @@
 #pragma once
 #include "fastmlp/common.h"
 
-#ifdef __SSE2__  // part of baseline x86-64; other targets take the scalar loops
+// SSE2 is part of baseline x86-64 (MSVC says so with _M_X64, not __SSE2__);
+// other targets take the scalar loops.
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define FASTMLP_PACK_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -21,7 +24,7 @@ void transpose_lines(const T* src, index_t ls, index_t len, T* dst) {
         for (index_t k = 0; k < len; ++k) dst[k * W + l] = src[l * ls + k];
 }
 
-#ifdef __SSE2__
+#ifdef FASTMLP_PACK_SSE2
 template <int W>
 void transpose_lines(const float* src, index_t ls, index_t len, float* dst) {
     index_t k = 0;

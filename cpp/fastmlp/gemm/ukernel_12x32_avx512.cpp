@@ -3,7 +3,8 @@
 // Edges use AVX-512 lane masks. Compile this file alone with -mavx512f -mfma.
 #include "fastmlp/gemm/ukernel.h"
 
-#if defined(__AVX512F__) && defined(__FMA__)
+// MSVC's /arch:AVX512 implies FMA but does not define __FMA__.
+#if defined(__AVX512F__) && (defined(__FMA__) || defined(_MSC_VER))
 #include <immintrin.h>
 
 #include "fastmlp/gemm/ukernel_simd.h"
@@ -80,9 +81,9 @@ struct F64 {
 // a kc x nr B panel (24 KiB) in L1, an mc x kc A block (288 KiB) in L2.
 const GemmKernels kTable = {
     "avx512",
-    {MR, 32, 384, 192, 4096, 4 * F32::L, ukernel_packed<F32, MR>, ukernel_strided<F32, MR, ACC>,
+    {MR, 32, 384, 192, 4096, 4 * F32::L, ukernel_packed<F32, MR, 2>, ukernel_strided<F32, MR, ACC>,
      dot<F32>},
-    {MR, 16, 192, 192, 4096, 4 * F64::L, ukernel_packed<F64, MR>, ukernel_strided<F64, MR, ACC>,
+    {MR, 16, 192, 192, 4096, 4 * F64::L, ukernel_packed<F64, MR, 2>, ukernel_strided<F64, MR, ACC>,
      dot<F64>},
 };
 

@@ -3,7 +3,8 @@
 // Compile this file alone with -mavx2 -mfma.
 #include "fastmlp/gemm/ukernel.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+// MSVC's /arch:AVX2 implies FMA but does not define __FMA__.
+#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
 #include <immintrin.h>
 
 #include "fastmlp/gemm/ukernel_simd.h"
@@ -70,9 +71,9 @@ struct F64 {
 // L1, an mc x kc A block in L2, a kc x nc B block in L3.
 const GemmKernels kTable = {
     "avx2",
-    {MR, 16, 144, 256, 4080, 4 * F32::L, ukernel_packed<F32, MR>, ukernel_strided<F32, MR, ACC>,
+    {MR, 16, 144, 256, 4080, 4 * F32::L, ukernel_packed<F32, MR, 2>, ukernel_strided<F32, MR, ACC>,
      dot<F32>},
-    {MR, 8, 72, 256, 4080, 4 * F64::L, ukernel_packed<F64, MR>, ukernel_strided<F64, MR, ACC>,
+    {MR, 8, 72, 256, 4080, 4 * F64::L, ukernel_packed<F64, MR, 2>, ukernel_strided<F64, MR, ACC>,
      dot<F64>},
 };
 

@@ -1,49 +1,89 @@
-// The SIMD micro-kernels shared by the x86 kernel files, written once over a
-// vector-traits type S (T, V, Mask, lane count L; zero, load, bcast, fma, add,
-// mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c keeping NaN;
-// step(x) = x > 0 ? 1 : 0). Each ISA file includes this after defining its
-// traits and compiles it with its own target flags. Everything here has
-// internal linkage (anonymous namespace), so one file's instructions can never
-// be picked by the linker for another file's code.
+// The SIMD micro-kernels shared by the x86 and NEON kernel files, written once
+// over a vector-traits type S (T, V, Mask, lane count L; zero, load, bcast,
+// fma, add, mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c
+// keeping NaN; step(x) = x > 0 ? 1 : 0; fma_lane if a packed kernel uses
+// LANES). Each ISA file includes this after defining its traits and compiles
+// it with its own target flags. Everything here has internal linkage
+// (anonymous namespace), so one file's instructions can never be picked by the
+// linker for another file's code.
 #pragma once
 #include "fastmlp/gemm/ukernel.h"
+
+#if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#endif
+
+// Full unrolling keeps the accumulator arrays in registers; GCC and Clang take
+// the hint, other compilers get nothing (MSVC would warn on an unknown pragma).
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTMLP_PRAGMA(x) _Pragma(#x)
+#define FASTMLP_UNROLL(n) FASTMLP_PRAGMA(GCC unroll n)
+#else
+#define FASTMLP_UNROLL(n)
+#endif
 
 namespace fastmlp {
 namespace {
 
 using i64 = std::int64_t;
 
-// C[MR x 2L] (+)= packed A * packed B.
-template <class S, int MR>
+// Fetch the cache line at p into L1 ahead of its use (a hint only).
+void prefetch(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#elif defined(_M_X64) || defined(_M_IX86)
+    _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+#else
+    (void)p;
+#endif
+}
+
+// C[MR x NV*L] (+)= packed A * packed B. With LANES, A's values of a k step
+// are loaded L at a time and B is multiplied by lane (S::fma_lane(a, l, b, c)
+// = c + b * a[l]): one register per L rows instead of one per row, which NEON's
+// 32 registers need next to 24 accumulators. The products are the same.
+template <class S, int MR, int NV, bool LANES = false>
 void ukernel_packed(i64 kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
                     i64 rs_c, bool accumulate) {
     using V = typename S::V;
     constexpr int L = S::L;
-    for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * rs_c), _MM_HINT_T0);
-    V r[MR][2];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = S::zero();
-#pragma GCC unroll 4
+    constexpr int G = LANES ? L : 1;  // rows per A register
+    static_assert(MR % G == 0, "lane groups must tile the rows");
+    for (int i = 0; i < MR; ++i) prefetch(c + i * rs_c);
+    V r[MR][NV];
+    FASTMLP_UNROLL(16)
+    for (int i = 0; i < MR; ++i)
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) r[i][v] = S::zero();
+    FASTMLP_UNROLL(4)
     for (i64 k = 0; k < kc; ++k) {
-        const V b0 = S::load(b), b1 = S::load(b + L);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-            const V ai = S::bcast(a + i);
-            r[i][0] = S::fma(ai, b0, r[i][0]);
-            r[i][1] = S::fma(ai, b1, r[i][1]);
+        V bv[NV];
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * L);
+        FASTMLP_UNROLL(16)
+        for (int i = 0; i < MR; i += G) {
+            const V ai = LANES ? S::load(a + i) : S::bcast(a + i);
+            FASTMLP_UNROLL(16)
+            for (int l = 0; l < G; ++l)
+                FASTMLP_UNROLL(4)
+                for (int v = 0; v < NV; ++v) {
+                    if constexpr (LANES)
+                        r[i + l][v] = S::fma_lane(ai, l, bv[v], r[i + l][v]);
+                    else
+                        r[i + l][v] = S::fma(ai, bv[v], r[i + l][v]);
+                }
         }
         a += MR;
-        b += 2 * L;
+        b += NV * L;
     }
-#pragma GCC unroll 16
+    FASTMLP_UNROLL(16)
     for (int i = 0; i < MR; ++i) {
         typename S::T* ci = c + i * rs_c;
-        if (accumulate) {
-            r[i][0] = S::add(S::load(ci), r[i][0]);
-            r[i][1] = S::add(S::load(ci + L), r[i][1]);
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) {
+            if (accumulate) r[i][v] = S::add(S::load(ci + v * L), r[i][v]);
+            S::store(ci + v * L, r[i][v]);
         }
-        S::store(ci, r[i][0]);
-        S::store(ci + L, r[i][1]);
     }
 }
 
@@ -71,24 +111,24 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
     const i64 rs_dx = ep ? ep->rs_dact : 0, rs_out = ep ? ep->rs_act : 0;
     const bool relu = ep && ep->act_relu;
     i64 off[R];
-#pragma GCC unroll 16
+    FASTMLP_UNROLL(16)
     for (int i = 0; i < R; ++i) off[i] = i * rs_a;
     for (; row < m; row += R) {
         V r[R][NV];
-#pragma GCC unroll 16
+        FASTMLP_UNROLL(16)
         for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+            FASTMLP_UNROLL(4)
             for (int v = 0; v < NV; ++v) r[i][v] = S::zero();
         const T* ak = a + row * rs_a;
         const T* bk = b;
         for (i64 k = 0; k < kc; ++k) {
             V bv[NV];
-#pragma GCC unroll 4
+            FASTMLP_UNROLL(4)
             for (int v = 0; v < NV; ++v) bv[v] = ld(bk + v * L, v);
-#pragma GCC unroll 16
+            FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i) {
                 const V ai = S::bcast(ak + off[i]);
-#pragma GCC unroll 4
+                FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v) r[i][v] = S::fma(ai, bv[v], r[i][v]);
             }
             ak += cs_a;
@@ -96,32 +136,32 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
         }
         T* ci = c + row * rs_c;
         if (accumulate)
-#pragma GCC unroll 16
+            FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+                FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v) r[i][v] = S::add(ld(ci + i * rs_c + v * L, v), r[i][v]);
         if (bias)
-#pragma GCC unroll 16
+            FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+                FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v) r[i][v] = S::add(r[i][v], ld(bias + v * L, v));
         if (dx) {
             const T* d = dx + row * rs_dx;
-#pragma GCC unroll 16
+            FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+                FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v)
                     r[i][v] = S::mul(r[i][v], S::step(ld(d + i * rs_dx + v * L, v)));
         }
-#pragma GCC unroll 16
+        FASTMLP_UNROLL(16)
         for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+            FASTMLP_UNROLL(4)
             for (int v = 0; v < NV; ++v) st(ci + i * rs_c + v * L, v, r[i][v]);
         if (out) {
             T* o = out + row * rs_out;
-#pragma GCC unroll 16
+            FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
+                FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v)
                     st(o + i * rs_out + v * L, v, relu ? S::relu(r[i][v]) : r[i][v]);
         }
@@ -195,12 +235,12 @@ void dot_rows(i64 row, i64 kc, const typename S::T* a, i64 rs_a, const typename 
     constexpr int L = S::L;
     a += row * rs_a;
     V s[R][2];
-#pragma GCC unroll 16
+    FASTMLP_UNROLL(16)
     for (int r = 0; r < R; ++r) s[r][0] = s[r][1] = S::zero();
     i64 k = 0;
     for (; k + 2 * L <= kc; k += 2 * L) {
         const V x0 = S::load(x + k), x1 = S::load(x + k + L);
-#pragma GCC unroll 16
+        FASTMLP_UNROLL(16)
         for (int r = 0; r < R; ++r) {
             s[r][0] = S::fma(S::load(a + r * rs_a + k), x0, s[r][0]);
             s[r][1] = S::fma(S::load(a + r * rs_a + k + L), x1, s[r][1]);
@@ -208,17 +248,17 @@ void dot_rows(i64 row, i64 kc, const typename S::T* a, i64 rs_a, const typename 
     }
     if (k + L <= kc) {
         const V x0 = S::load(x + k);
-#pragma GCC unroll 16
+        FASTMLP_UNROLL(16)
         for (int r = 0; r < R; ++r) s[r][0] = S::fma(S::load(a + r * rs_a + k), x0, s[r][0]);
         k += L;
     }
     if (k < kc) {
         const typename S::Mask m = S::mask(kc - k);
         const V x1 = S::mload(x + k, m);
-#pragma GCC unroll 16
+        FASTMLP_UNROLL(16)
         for (int r = 0; r < R; ++r) s[r][1] = S::fma(S::mload(a + r * rs_a + k, m), x1, s[r][1]);
     }
-#pragma GCC unroll 16
+    FASTMLP_UNROLL(16)
     for (int r = 0; r < R; ++r) {
         typename S::T* yr = y + (row + r) * rs_y;
         const typename S::T v = S::hsum(S::add(s[r][0], s[r][1]));
@@ -236,3 +276,6 @@ void dot(i64 m, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x
 
 }  // namespace
 }  // namespace fastmlp
+
+#undef FASTMLP_UNROLL
+#undef FASTMLP_PRAGMA
