@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Sequence
 
 from .demo import run
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastmlp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="reproduce the seed experiment")
