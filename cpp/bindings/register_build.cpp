@@ -1,4 +1,6 @@
 // What was built and what runs: threads, compiler, OpenMP, GEMM kernels.
+#include <pybind11/typing.h>
+
 #include "fastmlp/build_info.h"
 #include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/gemm.h"
@@ -32,7 +34,8 @@ void register_build(py::module_& m) {
     m.def("set_num_threads", &set_num_threads, "n"_a);
     m.def("get_num_threads", &num_threads);
     m.def("build_info", []() {
-        py::dict d;
+        py::typing::Dict<py::str, py::typing::Union<py::str, py::bool_, py::int_,
+                                                    py::typing::List<py::str>>> d;
         d["compiler"] = std::string(compiler_id());
         d["openmp"] = openmp_enabled();
         d["num_threads"] = num_threads();

@@ -90,17 +90,17 @@ void bind_kernels(py::module_& m, const std::string& sfx) {
                   t.labels = labels->data();
               }
               require((t.y != nullptr) != (t.labels != nullptr), "pass exactly one of y and labels");
-              py::object g = py::none();
+              std::optional<carr> g;
               T* gp = nullptr;
               if (want_grad) {
-                  carray<T> ga(pred.request().shape);
-                  gp = ga.mutable_data();
-                  g = ga;
+                  g.emplace(pred.request().shape);
+                  gp = g->mutable_data();
               }
               const double v = loss_forward<T>(spec, pred.data(), t, n, d, gp);
               return py::make_tuple(v, g);
           },
-          "pred"_a, "y"_a, "labels"_a, "loss"_a, "want_grad"_a);
+          "pred"_a, "y"_a, "labels"_a, "loss"_a, "want_grad"_a,
+          "(loss value, dloss/dpred or None); pass exactly one of y and labels.");
     m.def(("log_softmax" + sfx).c_str(),
           [](carr z) {
               require(z.ndim() == 2, "log_softmax expects a 2-D array");

@@ -2,10 +2,33 @@
 // native fit loop with its Python hook.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include "fastmlp/fit.h"
 #include "fastmlp/net.h"
 #include "support.h"
+
+namespace fastmlp {
+namespace {
+
+// An argument of any type that the function converts itself: named
+// numpy.typing.ArrayLike in signatures (and so in the generated _core.pyi).
+class array_like : public py::object {
+    static int accepts_any(PyObject*) { return 1; }
+    PYBIND11_OBJECT_DEFAULT(array_like, object, accepts_any)
+};
+
+}  // namespace
+}  // namespace fastmlp
+
+namespace pybind11 {
+namespace detail {
+template <>
+struct handle_type_name<fastmlp::array_like> {
+    static constexpr auto name = const_name("numpy.typing.ArrayLike");
+};
+}  // namespace detail
+}  // namespace pybind11
 
 namespace fastmlp {
 
@@ -27,21 +50,29 @@ struct PyNet {
           net(layers, in, mutable_data(params, "params"), mutable_data(grads, "grads")) {}
 };
 
+// Optional arrays as the call received them: the Python layer passes exact-dtype
+// contiguous arrays, so pybind11 copies none of them.
 template <class T>
-Targets<T> targets_of(const py::object& y, const py::object& labels,
-                      const py::object& w = py::none()) {
-    // The Python layer passes exact-dtype contiguous arrays, so these casts never copy.
+using opt_array = std::optional<carray<T>>;
+using opt_labels = std::optional<carray<std::int64_t>>;
+
+// Called when a fit reports: (epoch, loss, validation loss) -> keep training.
+using ReportFn = py::typing::Callable<bool(index_t, double, double)>;
+
+template <class T>
+Targets<T> targets_of(const opt_array<T>& y, const opt_labels& labels,
+                      const opt_array<T>& w = std::nullopt) {
     Targets<T> t;
-    if (!y.is_none()) t.y = y.cast<carray<T>>().data();
-    if (!labels.is_none()) t.labels = labels.cast<carray<std::int64_t>>().data();
-    if (!w.is_none()) t.w = w.cast<carray<T>>().data();
+    if (y) t.y = y->data();
+    if (labels) t.labels = labels->data();
+    if (w) t.w = w->data();
     return t;
 }
 
 // x as the matrix predict() reads: as given when it already is one (the
 // fast path apps take in loops), else what `prepare` makes of it.
 template <class T>
-carray<T> predict_input(const PyNet<T>& s, py::handle obj) {
+carray<T> predict_input(const PyNet<T>& s, const array_like& obj) {
     if (py::isinstance<carray<T>>(obj)) {
         auto x = py::reinterpret_borrow<carray<T>>(obj);
         if (x.ndim() == 2 && x.shape(1) == s.net.in_features() && (x.flags() & py::array::c_style))
@@ -60,13 +91,15 @@ void bind_net(py::module_& m, const char* name) {
     using namespace pybind11::literals;
     py::class_<PyNet<T>>(m, name)
         .def(py::init([](const std::vector<LayerSpec>& layers, index_t in, carray<T> p,
-                         carray<T> g, py::object prepare) {
+                         carray<T> g, py::typing::Callable<array_like(array_like)> prepare) {
                  const index_t need = param_count(layers);
                  require(p.size() == need && g.size() == need,
                          "params/grads must hold " + std::to_string(need) + " values");
                  return new PyNet<T>(layers, in, p, g, std::move(prepare));
              }),
-             "layers"_a, "in_features"_a, "params"_a, "grads"_a, "prepare"_a)
+             "layers"_a, "in_features"_a, "params"_a, "grads"_a, "prepare"_a,
+             "prepare(x) turns what predict() was given into a C-ordered matrix of the net's "
+             "dtype with in_features columns (checked).")
         .def_property(
             "training", [](const PyNet<T>& s) { return s.net.training; },
             [](PyNet<T>& s, bool v) { s.net.training = v; })
@@ -78,7 +111,7 @@ void bind_net(py::module_& m, const char* name) {
             })
         .def_property_readonly("batch", [](const PyNet<T>& s) { return s.net.batch(); })
         .def("predict",
-             [](const PyNet<T>& s, py::handle obj) {
+             [](const PyNet<T>& s, const array_like& obj) {
                  const carray<T> x = predict_input(s, obj);
                  const index_t n = x.shape(0);
                  auto y = new_matrix<T>(n, s.net.out_features());
@@ -119,8 +152,8 @@ void bind_net(py::module_& m, const char* name) {
              },
              "grad"_a)
         .def("train_step",
-             [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, py::object w,
-                LossSpec loss, PyOptimizer<T>& o, double clip) {
+             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
+                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, double clip) {
                  const Targets<T> t = targets_of<T>(y, labels, w);
                  const index_t n = x.shape(0);
                  // The Python layer leaves this check here: one vectorised pass, no temporaries.
@@ -134,31 +167,30 @@ void bind_net(py::module_& m, const char* name) {
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a)
         .def("fit",
-             [](PyNet<T>& s, carray<T> x, py::object y, py::object labels, py::object w,
-                LossSpec loss, PyOptimizer<T>& o, FitOptions opts, py::object vx, py::object vy,
-                py::object vlabels, py::object on_report) {
+             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
+                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, FitOptions opts,
+                const opt_array<T>& vx, const opt_array<T>& vy, const opt_labels& vlabels,
+                const std::optional<ReportFn>& on_report) {
                  Dataset<T> train{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
                  Dataset<T> val;
-                 if (!vx.is_none()) {
-                     auto vxa = vx.cast<carray<T>>();
-                     val = {vxa.data(), targets_of<T>(vy, vlabels), vxa.shape(0)};
-                 }
+                 if (vx) val = {vx->data(), targets_of<T>(vy, vlabels), vx->shape(0)};
                  FitHook hook = [&](index_t e, bool report, double l, double vl) {
                      py::gil_scoped_acquire gil;
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-                     return !report || on_report.is_none() || on_report(e, l, vl).cast<bool>();
+                     return !report || !on_report || (*on_report)(e, l, vl).cast<bool>();
                  };
                  FitResult r;
                  {
                      py::gil_scoped_release nogil;
-                     r = fit(s.net, o.opt, loss, train, vx.is_none() ? nullptr : &val, opts, hook);
+                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook);
                  }
-                 py::object vl = py::none();
-                 if (!vx.is_none()) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
+                 std::optional<py::array_t<double>> vl;
+                 if (vx) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
                  return py::make_tuple(py::array_t<double>(r.loss.size(), r.loss.data()), vl);
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "options"_a,
-             "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a);
+             "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a,
+             "The native training loop: (loss per epoch, validation loss per epoch or None).");
 }
 
 }  // namespace

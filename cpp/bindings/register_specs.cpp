@@ -1,6 +1,7 @@
 // The core's enumerations and plain specs, bound once: Python reads the kinds
 // and the parameter layout from here, never from a table of its own.
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include "fastmlp/fit.h"
 #include "fastmlp/net.h"
@@ -39,7 +40,7 @@ void register_specs(py::module_& m) {
     py::class_<ActSpec>(m, "ActSpec", "An activation: a = negative slope (leaky_relu) or beta "
                                       "(softplus); b = threshold (softplus).")
         .def(py::init([](Act kind, double a, double b) { return ActSpec{kind, a, b}; }),
-             "kind"_a = Act::identity, "a"_a = 0.0, "b"_a = 0.0)
+             py::arg_v("kind", Act::identity, "Act.identity"), "a"_a = 0.0, "b"_a = 0.0)
         .def_readwrite("kind", &ActSpec::kind)
         .def_readwrite("a", &ActSpec::a)
         .def_readwrite("b", &ActSpec::b);
@@ -50,7 +51,7 @@ void register_specs(py::module_& m) {
                  return LayerSpec{kind, in_features, out_features, bias, act, p};
              }),
              "kind"_a, "in_features"_a = 0, "out_features"_a = 0, "bias"_a = true,
-             "act"_a = ActSpec{}, "p"_a = 0.0)
+             py::arg_v("act", ActSpec{}, "ActSpec()"), "p"_a = 0.0)
         .def_readwrite("kind", &LayerSpec::kind)
         .def_readwrite("in_features", &LayerSpec::in)
         .def_readwrite("out_features", &LayerSpec::out)
@@ -63,7 +64,7 @@ void register_specs(py::module_& m) {
         .def_readonly("name", &ParamInfo::name)
         .def_readonly("offset", &ParamInfo::offset)
         .def_property_readonly("shape", [](const ParamInfo& p) {
-            py::tuple t(p.shape.size());
+            py::typing::Tuple<index_t, py::ellipsis> t(p.shape.size());
             for (size_t i = 0; i < p.shape.size(); ++i) t[i] = p.shape[i];
             return t;
         });

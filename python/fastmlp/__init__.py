@@ -1,4 +1,6 @@
 """fastmlp: train and run multilayer perceptrons on a CPU with the whole loop native."""
+from __future__ import annotations
+
 import os as _os
 
 # Before the native core loads OpenMP: idle worker threads sleep instead of
@@ -25,9 +27,9 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(_checks.positive_int(n, "n"))
 
 
-def build_info() -> dict:
+def build_info() -> dict[str, str | bool | int | list[str]]:
     """Version, compiler, OpenMP, and the SIMD path chosen at run time."""
-    info = {"version": __version__}
+    info: dict[str, str | bool | int | list[str]] = {"version": __version__}
     info.update(_core.build_info())
     return info
 

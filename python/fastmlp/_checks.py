@@ -1,12 +1,30 @@
 """Validation at the boundary: one place that turns user input into what the core expects."""
 from __future__ import annotations
 
+import os
+from typing import Tuple, Union, cast
+
 import numpy as np
+import numpy.typing as npt
 
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+# The array types that cross into the core (runtime expressions: no `X | Y` on Python 3.9).
+FloatDType = np.dtype[Union[np.float32, np.float64]]
+FloatArray = npt.NDArray[Union[np.float32, np.float64]]
+Float32Array = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
+LabelArray = npt.NDArray[np.int64]
+# What real_array() lets through: booleans, integers and floats of any width.
+RealArray = npt.NDArray[Union[np.bool_, np.integer, np.floating]]
+Targets = Union[FloatArray, LabelArray]
+TrainingData = Tuple[FloatArray, Targets]
+# A file to save to or load from.
+FilePath = Union[str, "os.PathLike[str]"]
+
+DTYPES: dict[str, FloatDType] = {"float32": np.dtype(np.float32),
+                                 "float64": np.dtype(np.float64)}
 
 
-def model_dtype(dtype) -> np.dtype:
+def model_dtype(dtype: npt.DTypeLike) -> FloatDType:
     try:
         # np.dtype(None) is float64: refuse None before asking NumPy.
         dt = None if dtype is None else np.dtype(dtype)
@@ -14,10 +32,10 @@ def model_dtype(dtype) -> np.dtype:
         dt = None
     if dt is None or dt.name not in DTYPES:
         raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return dt
+    return cast(FloatDType, dt)  # its name says so (NumPy types np.dtype(...) loosely)
 
 
-def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+def compute_dtype(*arrays: RealArray) -> FloatDType:
     """The dtype a model-free computation (fm.functional, a loss called directly) runs in:
     float32 and float64 stay, other real dtypes become float64, as scikit-learn does.
     With a model, inputs go to the model's dtype instead."""
@@ -25,7 +43,7 @@ def compute_dtype(*arrays: np.ndarray) -> np.dtype:
     return dt if dt in (DTYPES["float32"], DTYPES["float64"]) else DTYPES["float64"]
 
 
-def real_array(a, name: str) -> np.ndarray:
+def real_array(a: npt.ArrayLike, name: str) -> RealArray:
     """np.asarray that refuses complex, object and string data."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
@@ -33,7 +51,8 @@ def real_array(a, name: str) -> np.ndarray:
     return arr
 
 
-def as_matrix(a, name: str, dtype: np.dtype, n_cols: int | None = None) -> np.ndarray:
+def as_matrix(a: npt.ArrayLike, name: str, dtype: FloatDType,
+              n_cols: int | None = None) -> FloatArray:
     """A C-contiguous 2-D array of `dtype` with n_cols columns (copied only if needed)."""
     arr = real_array(a, name)
     if arr.ndim != 2:
@@ -45,18 +64,18 @@ def as_matrix(a, name: str, dtype: np.dtype, n_cols: int | None = None) -> np.nd
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
+def check_finite(arr: RealArray, name: str) -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or Inf")
 
 
-def check_nonempty(arr: np.ndarray, name: str) -> None:
+def check_nonempty(arr: RealArray, name: str) -> None:
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
 
 
-def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool,
-               finite: bool = True) -> np.ndarray:
+def as_targets(y: npt.ArrayLike, name: str, n: int, n_out: int, dtype: FloatDType, labels: bool,
+               finite: bool = True) -> Targets:
     """Regression targets as (n, n_out) of dtype, or class labels as (n,) int64."""
     arr = real_array(y, name)
     if labels:
@@ -72,27 +91,28 @@ def as_targets(y, name: str, n: int, n_out: int, dtype: np.dtype, labels: bool,
         arr = arr.reshape(-1, 1)
     if arr.shape != (n, n_out):
         raise ValueError(f"{name} must have shape ({n}, {n_out}), got shape {np.shape(y)}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    targets = np.ascontiguousarray(arr, dtype=dtype)
     if finite:
-        check_finite(arr, name)
-    return arr
+        check_finite(targets, name)
+    return targets
 
 
-def sample_weights(w, n: int, dtype) -> np.ndarray | None:
+def sample_weights(w: npt.ArrayLike | None, n: int, dtype: FloatDType) -> FloatArray | None:
     if w is None:
         return None
     arr = real_array(w, "sample_weight")
     if arr.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(arr, "sample_weight")
-    if (arr < 0).any() or arr.sum() <= 0:
+    weights = np.ascontiguousarray(arr, dtype=dtype)
+    check_finite(weights, "sample_weight")
+    if (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("sample_weight must be non-negative with a positive sum")
-    return arr
+    return weights
 
 
-def training_data(x, y, name_x: str, name_y: str, n_in: int, n_out: int, dtype: np.dtype,
-                  labels: bool, finite: bool = True):
+def training_data(x: npt.ArrayLike, y: npt.ArrayLike, name_x: str, name_y: str, n_in: int,
+                  n_out: int, dtype: FloatDType, labels: bool,
+                  finite: bool = True) -> TrainingData:
     """x as (n, n_in) and y as targets; finite=False leaves the NaN/Inf check of x and y
     to the caller (train_step does it natively, without a Python pass)."""
     xa = as_matrix(x, name_x, dtype, n_in)
@@ -106,7 +126,7 @@ def training_data(x, y, name_x: str, name_y: str, n_in: int, n_out: int, dtype: 
     return xa, as_targets(ya, name_y, xa.shape[0], n_out, dtype, labels, finite)
 
 
-def inplace_target(a, name: str) -> np.ndarray:
+def inplace_target(a: object, name: str) -> FloatArray:
     """An array that an in-place update can write: exact float dtype, writable, contiguous."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray to update in place, got {type(a).__name__}")
@@ -121,7 +141,7 @@ def inplace_target(a, name: str) -> np.ndarray:
     return a
 
 
-def exact(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
+def exact(a: npt.ArrayLike, name: str, ref: FloatArray, ref_name: str) -> RealArray:
     """`a` must already have ref's dtype and shape (no silent rounding on assignment)."""
     arr = real_array(a, name)
     if arr.dtype != ref.dtype:
@@ -131,7 +151,7 @@ def exact(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
     return arr
 
 
-def like(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
+def like(a: npt.ArrayLike, name: str, ref: FloatArray, ref_name: str) -> FloatArray:
     """`a` as ref's dtype and shape, contiguous; refuses another shape."""
     arr = real_array(a, name)
     if arr.shape != ref.shape:
@@ -139,18 +159,18 @@ def like(a, name: str, ref: np.ndarray, ref_name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=ref.dtype)
 
 
-def core_seed(seed) -> int:
+def core_seed(seed: int | None) -> int:
     """A 64-bit seed for the core's PRNG: derived from `seed`, or fresh when it is None."""
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
-def positive_int(v, name: str) -> int:
+def positive_int(v: object, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
     return int(v)
 
 
-def target_pair(y_true, y_pred):
+def target_pair(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
     """(y_true, y_pred) as float64 arrays of one shape; (n,) against (n, 1) is the same data,
     anything else must match exactly."""
     t = real_array(y_true, "y_true").astype(np.float64, copy=False)

@@ -8,14 +8,19 @@ import argparse
 import csv
 import json
 import sys
-from typing import List, NoReturn, Optional
+from typing import List, NoReturn, Optional, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from . import demo, metrics, onnx, saving
 from .nn import LAYER_TYPES, Linear, Sequential
 from .optim import Adam
-from .tabular import Preprocessing, TableError, features, fit_standardization, numeric, read_csv
+from .tabular import (Matrix, Preprocessing, TableError, features, fit_standardization, numeric,
+                      read_csv)
+from .training import History
+
+Indices = npt.NDArray[np.intp]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "softplus")
 _ACTIVATION_LAYERS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU",
@@ -34,13 +39,18 @@ def _hidden(text: str) -> List[int]:
     return sizes
 
 
-def _positive(kind):
-    def parse(text: str):
-        v = kind(text)
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return v
-    return parse
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return v
 
 
 def _choose_task(target: List[str], asked: Optional[str], name: str) -> str:
@@ -96,6 +106,7 @@ def train(args: argparse.Namespace) -> None:
         raise TableError(f"{args.data} needs at least 2 rows, got {len(raw_y)}")
     task = _choose_task(raw_y, args.task, args.target)
     prep = Preprocessing(features=names, target=args.target, task=task)
+    y: npt.NDArray[np.generic]
     if task == "classification":
         prep.classes = _class_order(raw_y)
         index = {c: i for i, c in enumerate(prep.classes)}
@@ -120,7 +131,8 @@ def train(args: argparse.Namespace) -> None:
         if task == "regression":
             prep.y_mean, prep.y_std = float(y[tr].mean()), float(y[tr].std() or 1.0)
     xs = prep.scale(x).astype(np.float32)
-    ys = y if task == "classification" else ((y - prep.y_mean) / prep.y_std).astype(np.float32)
+    ys = y if task == "classification" else \
+        ((y.astype(np.float64) - prep.y_mean) / prep.y_std).astype(np.float32)
 
     out = len(prep.classes) if task == "classification" else 1
     net = _build([len(names), *args.hidden, out], args.activation, args.seed)
@@ -139,7 +151,8 @@ def _outputs(net: Sequential, prep: Preprocessing, x: np.ndarray) -> np.ndarray:
     return out if prep.task == "classification" else out * prep.y_std + prep.y_mean
 
 
-def _report(net, prep, x, y, tr, val, hist) -> None:
+def _report(net: Sequential, prep: Preprocessing, x: Matrix, y: npt.NDArray[np.generic],
+            tr: Indices, val: Indices, hist: History) -> None:
     rows = [("train", tr)] + ([("validation", val)] if len(val) else [])
     if prep.task == "classification":
         print(f"{'rows':<12}{'n':>8}{'accuracy':>12}")
@@ -155,7 +168,7 @@ def _report(net, prep, x, y, tr, val, hist) -> None:
     print(f"final training loss {hist.loss[-1]:.6g} after {hist.epochs} epochs")
 
 
-def _load(path: str):
+def _load(path: str) -> Tuple[Sequential, Optional[Preprocessing]]:
     try:
         net = saving.load(path)
         meta = saving.read_metadata(path)
@@ -234,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = sub.add_parser("demo", help="reproduce the seed experiment")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--epochs", type=_positive(int), default=200)
+    d.add_argument("--epochs", type=_positive_int, default=200)
     d.add_argument("--out-dir", default=".", help="where the PNG plots go")
     d.add_argument("--no-plot", action="store_true", help="skip the plots")
     t = sub.add_parser("train", help="train a model on a CSV file with a header row")
@@ -243,9 +256,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--task", choices=("regression", "classification"))
     t.add_argument("--hidden", type=_hidden, default=[64, 64], help="layer sizes, e.g. 64,64")
     t.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    t.add_argument("--epochs", type=_positive(int), default=100)
-    t.add_argument("--batch-size", type=_positive(int), default=32)
-    t.add_argument("--lr", type=_positive(float), default=1e-3)
+    t.add_argument("--epochs", type=_positive_int, default=100)
+    t.add_argument("--batch-size", type=_positive_int, default=32)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--val-split", type=float, default=0.0,
                    help="fraction of rows held out after a seeded shuffle")
     t.add_argument("--seed", type=int, default=0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import numpy.typing as npt
 
 from . import functional as F
+from ._checks import Float32Array, FloatArray
 from .linear_model import LinearRegression
 from .metrics import sse
 from .nn import Linear, ReLU, Sequential
@@ -21,13 +23,14 @@ def _epoch_line(epoch: int, loss: float) -> str:
     return f"Epoch:  {epoch}    Loss:  {loss:.6f}"
 
 
-def make_data(rng: np.random.Generator):
+def make_data(rng: np.random.Generator) -> tuple[Float32Array, Float32Array]:
     x = rng.standard_normal((N, DIM_IN)).astype(np.float32)
     y = (x @ COEFS.astype(np.float32))[:, None] + rng.standard_normal((N, 1)).astype(np.float32)
     return x, y
 
 
-def from_scratch(x, y, rng, epochs: int, lr: float = 1e-2):
+def from_scratch(x: Float32Array, y: Float32Array, rng: np.random.Generator, epochs: int,
+                 lr: float = 1e-2) -> FloatArray:
     """Part 1: explicit weights, hand-written backprop and SGD through fastmlp.functional."""
     w1 = rng.standard_normal((DIM_IN, DIM_HIDDEN)).astype(np.float32)
     w2 = rng.standard_normal((DIM_HIDDEN, DIM_OUT)).astype(np.float32)
@@ -49,7 +52,7 @@ def from_scratch(x, y, rng, epochs: int, lr: float = 1e-2):
     return F.linear(F.relu(F.linear(x, w1, b1)), w2, b2)
 
 
-def sequential(x, y, seed: int, epochs: int):
+def sequential(x: Float32Array, y: Float32Array, seed: int, epochs: int) -> FloatArray:
     """Part 2: the same network as a Sequential, trained natively with Adam."""
     net = Sequential(Linear(DIM_IN, DIM_HIDDEN), ReLU(), Linear(DIM_HIDDEN, DIM_OUT), seed=seed)
     net.fit(x, y, loss="mse", optimizer=Adam(net.parameters(), lr=1e-3), epochs=epochs,
@@ -57,7 +60,7 @@ def sequential(x, y, seed: int, epochs: int):
     return net.predict(x)
 
 
-def _plots(out_dir, y, preds: dict) -> None:
+def _plots(out_dir: str, y: npt.ArrayLike, preds: dict[str, tuple[str, npt.ArrayLike]]) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -70,7 +73,8 @@ def _plots(out_dir, y, preds: dict) -> None:
         print(f"Saved {path}")
 
 
-def run(seed: int = 0, epochs: int = 200, out_dir: str = ".", plot: bool = True) -> dict:
+def run(seed: int = 0, epochs: int = 200, out_dir: str = ".",
+        plot: bool = True) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     x, y = make_data(rng)
     print("== Part 1: neural network from scratch (fastmlp.functional, SGD lr=1e-2) ==")

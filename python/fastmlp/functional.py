@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import List, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks, _core
+from ._checks import Float32Array, Float64Array, FloatArray, FloatDType
+
+_F32 = TypeVar("_F32")
+_F64 = TypeVar("_F64")
 
 
-def _core_fn(name: str, dt: np.dtype):
-    return getattr(_core, f"{name}_{'f32' if dt == np.float32 else 'f64'}")
+def _core_fn(dt: FloatDType, f32: _F32, f64: _F64) -> _F32 | _F64:
+    """Of a core function's float32 and float64 variants, the one for dtype dt."""
+    return f32 if dt == np.float32 else f64
 
 
-def _matrix(a, name: str, dt: np.dtype) -> np.ndarray:
+def _matrix(a: npt.ArrayLike, name: str, dt: FloatDType) -> FloatArray:
     """2-D C-ordered array of dt. The GEMM could read any strides, but its fastest
     path for a shape depends on the layout, and results must not."""
     arr = _checks.real_array(a, name)
@@ -21,7 +28,7 @@ def _matrix(a, name: str, dt: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dt)
 
 
-def linear(x, w, b=None) -> np.ndarray:
+def linear(x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike | None = None) -> FloatArray:
     """x @ w + b with x (n, in), w (in, out), b (out,)."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     operands = (xa, wa) if b is None else (xa, wa, _checks.real_array(b, "b"))
@@ -35,10 +42,11 @@ def linear(x, w, b=None) -> np.ndarray:
         ba = np.ascontiguousarray(_checks.real_array(b, "b"), dtype=dt)
         if ba.shape != (wa.shape[1],):
             raise ValueError(f"b must have shape ({wa.shape[1]},), got {ba.shape}")
-    return _core_fn("linear_forward", dt)(xa, wa, ba)
+    return _core_fn(dt, _core.linear_forward_f32, _core.linear_forward_f64)(xa, wa, ba)
 
 
-def linear_backward(x, w, grad_out):
+def linear_backward(x: npt.ArrayLike, w: npt.ArrayLike,
+                    grad_out: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(dloss/dx, dloss/dw, dloss/db) of linear(x, w, b) given dloss/doutput."""
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     dt = _checks.compute_dtype(xa, wa)
@@ -48,10 +56,10 @@ def linear_backward(x, w, grad_out):
     ga = _matrix(grad_out, "grad_out", dt)
     if ga.shape != (xa.shape[0], wa.shape[1]):
         raise ValueError(f"grad_out must have shape {(xa.shape[0], wa.shape[1])}, got {ga.shape}")
-    return _core_fn("linear_backward", dt)(xa, wa, ga)
+    return _core_fn(dt, _core.linear_backward_f32, _core.linear_backward_f64)(xa, wa, ga)
 
 
-def _elementwise(x, name: str):
+def _elementwise(x: npt.ArrayLike, name: str) -> tuple[FloatArray, FloatDType]:
     arr = _checks.real_array(x, name)
     dt = _checks.compute_dtype(arr)
     return np.ascontiguousarray(arr, dtype=dt), dt
@@ -66,62 +74,84 @@ def act_spec(kind: str, a: float = 0.0, b: float = 0.0) -> _core.ActSpec:
     return _core.ActSpec(_core.Act.__members__[kind], float(a), float(b))
 
 
-def activation(x, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+def activation(x: npt.ArrayLike, kind: str, a: float = 0.0, b: float = 0.0) -> FloatArray:
     """Elementwise activation by name (see fastmlp.nn for the layers)."""
     xa, dt = _elementwise(x, "x")
-    return _core_fn("act_forward", dt)(xa, act_spec(kind, a, b))
+    return _core_fn(dt, _core.act_forward_f32, _core.act_forward_f64)(xa, act_spec(kind, a, b))
 
 
-def activation_backward(x, grad_out, kind: str, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+def activation_backward(x: npt.ArrayLike, grad_out: npt.ArrayLike, kind: str, a: float = 0.0,
+                        b: float = 0.0) -> FloatArray:
     """dloss/dx of the activation at input x."""
     xa, dt = _elementwise(x, "x")
     ga = _checks.like(grad_out, "grad_out", xa, "x")
-    return _core_fn("act_backward", dt)(xa, ga, act_spec(kind, a, b))
+    return _core_fn(dt, _core.act_backward_f32, _core.act_backward_f64)(xa, ga,
+                                                                          act_spec(kind, a, b))
 
 
-def relu(x) -> np.ndarray:
+def relu(x: npt.ArrayLike) -> FloatArray:
     return activation(x, "relu")
 
 
-def relu_backward(x, grad_out) -> np.ndarray:
+def relu_backward(x: npt.ArrayLike, grad_out: npt.ArrayLike) -> FloatArray:
     """dloss/dx of relu at pre-activation x."""
     return activation_backward(x, grad_out, "relu")
 
 
-def _regression_loss(kind, pred, target, reduction: str, want_grad: bool, delta=1.0):
+def _regression_loss(kind: _core.LossKind, pred: npt.ArrayLike, target: npt.ArrayLike,
+                     reduction: str, want_grad: bool,
+                     delta: float = 1.0) -> tuple[float, FloatArray | None]:
+    """(loss value, its gradient with pred's shape when want_grad)."""
     p, dt = _elementwise(pred, "pred")
     p2 = p.reshape(-1, 1) if p.ndim == 1 else p
     if p2.ndim != 2:
         raise ValueError(f"pred must be 1-D or 2-D, got shape {p.shape}")
     t = _checks.as_targets(target, "target", p2.shape[0], p2.shape[1], dt, labels=False)
     spec = _core.LossSpec(kind, reduction == "mean", float(delta))
-    value, g = _core_fn("loss", dt)(p2, t, None, spec, want_grad)
-    return g.reshape(p.shape) if want_grad else value
+    value, g = _core_fn(dt, _core.loss_f32, _core.loss_f64)(p2, t, None, spec, want_grad)
+    return value, None if g is None else g.reshape(p.shape)
 
 
-def mse_loss(pred, target, reduction: str = "mean") -> float:
-    return _regression_loss(_core.LossKind.mse, pred, target, reduction, False)
+def mse_loss(pred: npt.ArrayLike, target: npt.ArrayLike, reduction: str = "mean") -> float:
+    return _regression_loss(_core.LossKind.mse, pred, target, reduction, False)[0]
 
 
-def mse_loss_backward(pred, target, reduction: str = "mean") -> np.ndarray:
-    return _regression_loss(_core.LossKind.mse, pred, target, reduction, True)
+def mse_loss_backward(pred: npt.ArrayLike, target: npt.ArrayLike,
+                      reduction: str = "mean") -> FloatArray:
+    grad = _regression_loss(_core.LossKind.mse, pred, target, reduction, True)[1]
+    assert grad is not None  # want_grad=True: the core returned the gradient
+    return grad
 
 
-def _update_target(w, g, name="w"):
+def _update_target(w: object, g: npt.ArrayLike, name: str = "w") -> tuple[FloatArray, FloatArray]:
     w = _checks.inplace_target(w, name)
     return w, _checks.like(g, "g", w, name)
 
 
-def sgd_update_(w, g, lr: float) -> None:
+def _optim_update(spec: _core.OptSpec, step: int, w: FloatArray, g: FloatArray,
+                  states: list[FloatArray]) -> None:
+    """One update of w and its states in place, in w's dtype: the core takes exactly that
+    dtype (a converted copy would lose the update), so the arrays are typed as it; the
+    callers checked that the states have it too."""
+    if w.dtype == np.float32:
+        _core.optim_update_f32(spec, step, cast(Float32Array, w), g,
+                               cast(List[Float32Array], states))
+    else:
+        _core.optim_update_f64(spec, step, cast(Float64Array, w), g,
+                               cast(List[Float64Array], states))
+
+
+def sgd_update_(w: FloatArray, g: npt.ArrayLike, lr: float) -> None:
     """w -= lr * g, in place (torch.optim.SGD without momentum)."""
     w, g = _update_target(w, g)
     spec = _core.OptSpec()
     spec.kind, spec.lr = _core.OptKind.sgd, float(lr)
-    _core_fn("optim_update", w.dtype)(spec, 1, w, g, [])
+    _optim_update(spec, 1, w, g, [])
 
 
-def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+def adam_update_(w: FloatArray, g: npt.ArrayLike, m: FloatArray, v: FloatArray, step: int,
+                 lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
     """One torch.optim.Adam update of w, m and v in place; step counts from 1."""
     w, g = _update_target(w, g)
     for name, s in (("m", m), ("v", v)):
@@ -134,19 +164,20 @@ def adam_update_(w, g, m, v, step: int, lr: float = 1e-3, beta1: float = 0.9,
     spec = _core.OptSpec()
     spec.kind, spec.lr, spec.beta1, spec.beta2 = _core.OptKind.adam, float(lr), float(beta1), float(beta2)
     spec.eps, spec.weight_decay = float(eps), float(weight_decay)
-    _core_fn("optim_update", w.dtype)(spec, step, w, g, [m, v])
+    _optim_update(spec, step, w, g, [m, v])
 
 
-def log_softmax(x, axis: int = -1) -> np.ndarray:
+def log_softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Stable log-softmax (max-shifted) along axis, as one native pass."""
     xa, dt = _elementwise(x, "x")
     if xa.ndim == 0:
         raise ValueError("log_softmax needs at least one dimension")
     moved = np.ascontiguousarray(np.moveaxis(xa, axis, -1))
     flat = moved.reshape(-1, moved.shape[-1]) if moved.size else moved.reshape(0, moved.shape[-1])
-    out = _core_fn("log_softmax", dt)(flat) if flat.size else flat.copy()
+    out = (_core_fn(dt, _core.log_softmax_f32, _core.log_softmax_f64)(flat) if flat.size
+           else flat.copy())
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
-def softmax(x, axis: int = -1) -> np.ndarray:
+def softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     return np.exp(log_softmax(x, axis))

@@ -7,29 +7,29 @@ torch stores (out, in)). The dtype (float32 or float64) and the train/eval mode 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from .nn import LAYER_TYPES, Linear, Module, Sequential
+from .nn import LAYER_TYPES, Layer, Linear, Sequential
 
 if TYPE_CHECKING:
     import torch
 
 
-def _torch() -> Any:
+def _require_torch() -> None:
     try:
-        import torch
+        import torch  # noqa: F401
     except ImportError as e:
         raise ImportError("fastmlp.interop needs PyTorch: pip install torch") from e
-    return torch
 
 
-def to_torch(net: Sequential) -> "torch.nn.Sequential":
+def to_torch(net: Sequential) -> torch.nn.Sequential:
     """A torch.nn.Sequential computing what `net` computes, with copies of its weights."""
     if not isinstance(net, Sequential):
         raise TypeError(f"to_torch expects a fastmlp.Sequential, got {type(net).__name__}")
-    torch = _torch()
+    _require_torch()
+    import torch
     dtype = getattr(torch, net.dtype.name)
     modules = []
     for layer in net:
@@ -48,9 +48,9 @@ def to_torch(net: Sequential) -> "torch.nn.Sequential":
     return out
 
 
-def _leaves(module: Any) -> Iterator[Any]:
+def _leaves(module: torch.nn.Sequential) -> Iterator[torch.nn.Module]:
     """The layers of a torch Sequential, nested Sequentials flattened."""
-    torch = _torch()
+    import torch
     for m in module:
         if isinstance(m, torch.nn.Sequential):
             yield from _leaves(m)
@@ -58,22 +58,25 @@ def _leaves(module: Any) -> Iterator[Any]:
             yield m
 
 
-def _layer_from(m: Any, dtype: str) -> Module:
+def _layer_from(m: torch.nn.Module, dtype: str) -> Layer:
     name = type(m).__name__
     cls = LAYER_TYPES.get(name)
     if cls is None:
         raise TypeError(f"from_torch: no fastmlp layer for torch.nn.{name}; supported: "
                         f"{sorted(LAYER_TYPES)}")
     if cls is Linear:
+        import torch
+        assert isinstance(m, torch.nn.Linear)  # the names matched
         return Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
     # The constructor arguments are attributes of the torch module of the same name.
     args = [p for p in inspect.signature(cls).parameters]
     return cls(**{a: getattr(m, a) for a in args})
 
 
-def from_torch(module: "torch.nn.Sequential") -> Sequential:
+def from_torch(module: torch.nn.Sequential) -> Sequential:
     """A fastmlp Sequential with copies of a torch.nn.Sequential's layers and weights."""
-    torch = _torch()
+    _require_torch()
+    import torch
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"from_torch expects a torch.nn.Sequential, got {type(module).__name__}")
     dtypes = {p.dtype for p in module.parameters()}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks
 
@@ -9,11 +10,13 @@ from . import _checks
 class LinearRegression:
     """y ~ x @ coef_ + intercept_, solved by numpy.linalg.lstsq."""
 
-    def __init__(self, fit_intercept: bool = True):
+    def __init__(self, fit_intercept: bool = True) -> None:
         self.fit_intercept = fit_intercept
-        self.coef_ = self.intercept_ = None
+        # NumPy types lstsq's solution as floating, not float64.
+        self.coef_: npt.NDArray[np.floating] | None = None
+        self.intercept_: float | npt.NDArray[np.floating] | None = None
 
-    def fit(self, x, y):
+    def fit(self, x: npt.ArrayLike, y: npt.ArrayLike) -> LinearRegression:
         xa = _checks.as_matrix(x, "x", np.dtype(np.float64))
         _checks.check_nonempty(xa, "x")
         _checks.check_finite(xa, "x")
@@ -28,8 +31,8 @@ class LinearRegression:
         self.intercept_ = float(icpt[0]) if self._1d else icpt
         return self
 
-    def predict(self, x) -> np.ndarray:
-        if self.coef_ is None:
+    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.floating]:
+        if self.coef_ is None or self.intercept_ is None:
             raise RuntimeError("LinearRegression.predict() called before fit()")
         n_features = self.coef_.shape[-1] if not self._1d else self.coef_.shape[0]
         xa = _checks.as_matrix(x, "x", np.dtype(np.float64), n_features)

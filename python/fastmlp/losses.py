@@ -1,18 +1,22 @@
 """Loss objects: value in one native call, gradient kept for backward()."""
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks, _core
+from ._checks import FloatArray
 
 class _Loss:
     kind = _core.LossKind.mse
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean") -> None:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
-        self._grad = None
+        self._grad: FloatArray | None = None
 
     @property
     def name(self) -> str:
@@ -25,10 +29,10 @@ class _Loss:
     def _delta(self) -> float:
         return 1.0
 
-    def spec(self):
+    def spec(self) -> _core.LossSpec:
         return _core.LossSpec(self.kind, self.reduction == "mean", self._delta())
 
-    def __call__(self, pred, target) -> float:
+    def __call__(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
         """The loss of pred against target; remembers dloss/dpred for backward()."""
         p = _checks.real_array(pred, "pred")
         dt = _checks.compute_dtype(p)
@@ -37,10 +41,11 @@ class _Loss:
         fn = _core.loss_f32 if dt == np.float32 else _core.loss_f64
         value, g = fn(p, None if self._labels else t, t if self._labels else None,
                       self.spec(), True)
+        assert g is not None  # want_grad=True: the core returned the gradient
         self._grad = g.reshape(np.shape(pred))
         return value
 
-    def backward(self) -> np.ndarray:
+    def backward(self) -> FloatArray:
         if self._grad is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before the loss")
         return self._grad
@@ -60,7 +65,7 @@ class L1Loss(_Loss):
 class HuberLoss(_Loss):
     kind = _core.LossKind.huber
 
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
         if delta <= 0:
             raise ValueError(f"delta must be positive, got {delta}")
@@ -82,11 +87,14 @@ _BY_NAME = {c.kind.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLo
                                       CrossEntropyLoss)}
 
 
+# What train_step and fit take as `loss`: a loss object or its name.
+LossLike = Union[str, _Loss]
+
 # Specs by name, made once: train_step in a loop resolves its loss every call.
 _SPECS = {name: (cls().spec(), cls()._labels) for name, cls in _BY_NAME.items()}
 
 
-def resolve_loss(loss):
+def resolve_loss(loss: LossLike) -> tuple[_core.LossSpec, bool]:
     """(core LossSpec, takes integer labels) for a loss object or name."""
     if isinstance(loss, str):
         if loss not in _SPECS:

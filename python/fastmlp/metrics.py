@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks
 
 
-def sse(y_true, y_pred) -> float:
+def sse(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     """Sum of squared errors."""
     t, p = _checks.target_pair(y_true, y_pred)
     return float(np.sum((t - p) ** 2))
 
 
-def mse(y_true, y_pred) -> float:
+def mse(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     t, p = _checks.target_pair(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
 
 
-def r2_score(y_true, y_pred) -> float:
+def r2_score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     """1 - SSE / total sum of squares (per column, averaged, as scikit-learn)."""
     t, p = _checks.target_pair(y_true, y_pred)
     t2, p2 = (t.reshape(-1, 1), p.reshape(-1, 1)) if t.ndim == 1 else (t, p)
@@ -28,12 +29,12 @@ def r2_score(y_true, y_pred) -> float:
     return float(np.mean(scores))
 
 
-def mae(y_true, y_pred) -> float:
+def mae(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     t, p = _checks.target_pair(y_true, y_pred)
     return float(np.mean(np.abs(t - p)))
 
 
-def accuracy(y_true, y_pred) -> float:
+def accuracy(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     """Fraction of equal labels; y_pred may be labels or (n, classes) scores (argmax)."""
     t = np.asarray(y_true)
     p = np.asarray(y_pred)

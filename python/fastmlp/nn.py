@@ -2,13 +2,37 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, Mapping, Protocol, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks, _core, functional as F, init, training
-from .losses import resolve_loss
+from ._checks import FloatArray
+from .losses import LossLike, resolve_loss
 from .optim import Adam, Optimizer
 from .params import Parameter
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+# A layer's constructor arguments, as fastmlp.save writes them.
+Config = Dict[str, Union[bool, int, float, str]]
+
+
+class OnnxGraph(Protocol):
+    """What a layer writes its ONNX nodes through (fastmlp.onnx.GraphBuilder)."""
+
+    dtype: np.dtype[Union[np.float32, np.float64]]
+
+    def const(self, value: Union[float, npt.NDArray[np.float64], FloatArray],
+              hint: str = "c") -> str: ...
+
+    def op(self, op_type: str, inputs: list[str], **attrs: Union[int, float]) -> str: ...
+
+    def float32_op(self, op_type: str, x: str) -> str: ...
+
+    def log1p(self, x: str) -> str: ...
 
 __all__ = ["GELU", "Dropout", "Identity", "LeakyReLU", "Linear", "Module", "Parameter", "ReLU",
            "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh"]
@@ -16,25 +40,27 @@ __all__ = ["GELU", "Dropout", "Identity", "LeakyReLU", "Linear", "Module", "Para
 
 class Module:
     training = True
+    # Declared for the type checker only: each layer defines its own.
+    forward: Callable[[npt.ArrayLike], FloatArray]
 
-    def parameters(self) -> list:
+    def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
-    def named_parameters(self) -> list:
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
         return []
 
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad[...] = 0
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         self.training = bool(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         return self.train(False)
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> FloatArray:
         return self.forward(x)
 
     def __repr__(self) -> str:
@@ -43,7 +69,7 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         """Adds this layer's ONNX nodes computing on tensor `x` to the graph builder `g`
         (fastmlp.onnx.GraphBuilder); returns the name of the output tensor."""
         raise NotImplementedError(f"{type(self).__name__} has no ONNX form")
@@ -56,7 +82,7 @@ class Linear(Module):
               "xavier_normal", "zeros")
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype="float32", init: str = "default"):
+                 dtype: npt.DTypeLike = "float32", init: str = "default") -> None:
         """init: "default" is torch.nn.Linear's; the others set the bias to zero."""
         self.in_features = _checks.positive_int(in_features, "in_features")
         self.out_features = _checks.positive_int(out_features, "out_features")
@@ -64,10 +90,10 @@ class Linear(Module):
             raise ValueError(f"init must be one of {self._INITS}, got {init!r}")
         self.init = init
         dt = _checks.model_dtype(dtype)
-        self._owner = None
+        self._owner: Sequential | None = None
         w = np.empty((self.in_features, self.out_features), dt)
         self.weight = Parameter(w, np.zeros_like(w), "weight")
-        self.bias = None
+        self.bias: Parameter | None = None
         if bias:
             b = np.empty(self.out_features, dt)
             self.bias = Parameter(b, np.zeros_like(b), "bias")
@@ -88,7 +114,7 @@ class Linear(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def named_parameters(self) -> list:
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
         ps = [("weight", self.weight)]
         if self.bias is not None:
             ps.append(("bias", self.bias))
@@ -98,10 +124,10 @@ class Linear(Module):
         return _core.LayerSpec(_core.LayerKind.linear, self.in_features, self.out_features,
                                self.bias is not None)
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> FloatArray:
         return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         w = g.const(self.weight.data, "weight")
         if self.bias is None:
             return g.op("MatMul", [x, w])
@@ -111,7 +137,7 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}"
 
-    def config(self) -> dict:
+    def config(self) -> Config:
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias is not None, "init": self.init}
 
@@ -119,91 +145,91 @@ class Linear(Module):
 class _Activation(Module):
     _kind = "identity"
 
-    def config(self) -> dict:
+    def config(self) -> Config:
         return {}
 
-    def _params(self) -> tuple:
+    def _params(self) -> tuple[float, float]:
         return 0.0, 0.0
 
     def _spec(self) -> _core.LayerSpec:
         return _core.LayerSpec(_core.LayerKind.activation, act=F.act_spec(self._kind, *self._params()))
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> FloatArray:
         return F.activation(x, self._kind, *self._params())
 
 
 class Identity(_Activation):
     _kind = "identity"
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return g.op("Identity", [x])
 
 
 class ReLU(_Activation):
     _kind = "relu"
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return g.op("Relu", [x])
 
 
 class Tanh(_Activation):
     _kind = "tanh"
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return g.op("Tanh", [x])
 
 
 class Sigmoid(_Activation):
     _kind = "sigmoid"
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return g.op("Sigmoid", [x])
 
 
 class SiLU(_Activation):
     _kind = "silu"
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
 class LeakyReLU(_Activation):
     _kind = "leaky_relu"
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = float(negative_slope)
 
-    def _params(self):
+    def _params(self) -> tuple[float, float]:
         return self.negative_slope, 0.0
 
-    def config(self):
+    def config(self) -> Config:
         return {"negative_slope": self.negative_slope}
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         if g.dtype == np.float32:
             return g.op("LeakyRelu", [x], alpha=self.negative_slope)
         # ONNX attributes are float32: a float64 slope needs a tensor.
         negative = g.op("Mul", [x, g.const(self.negative_slope)])
         return g.op("Where", [g.op("Greater", [x, g.const(0.0)]), x, negative])
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
 class GELU(_Activation):
-    def __init__(self, approximate: str = "none"):
+    def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
         self._kind = "gelu" if approximate == "none" else "gelu_tanh"
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
 
-    def config(self):
+    def config(self) -> Config:
         return {"approximate": self.approximate}
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         # 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)).
         if self.approximate == "none":
             inner = g.float32_op("Erf", g.op("Mul", [x, g.const(0.5 ** 0.5)]))
@@ -218,29 +244,29 @@ class GELU(_Activation):
 class Softplus(_Activation):
     _kind = "softplus"
 
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         if beta <= 0:
             raise ValueError(f"beta must be positive, got {beta}")
         self.beta, self.threshold = float(beta), float(threshold)
 
-    def _params(self):
+    def _params(self) -> tuple[float, float]:
         return self.beta, self.threshold
 
-    def config(self):
+    def config(self) -> Config:
         return {"beta": self.beta, "threshold": self.threshold}
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         # x where beta x > threshold, else log1p(exp(beta x)) / beta (torch's formula).
         bx = g.op("Mul", [x, g.const(self.beta)])
         smooth = g.op("Div", [g.log1p(g.op("Exp", [bx])), g.const(self.beta)])
         return g.op("Where", [g.op("Greater", [bx, g.const(self.threshold)]), x, smooth])
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Dropout(Module):
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be in [0, 1], got {p}")
         self.p = float(p)
@@ -248,23 +274,38 @@ class Dropout(Module):
     def _spec(self) -> _core.LayerSpec:
         return _core.LayerSpec(_core.LayerKind.dropout, p=self.p)
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> FloatArray:
         raise RuntimeError("Dropout runs inside a Sequential, which owns its random masks")
 
-    def onnx_nodes(self, g, x: str) -> str:
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
         return x  # the identity in inference
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
 
-    def config(self):
+    def config(self) -> Config:
         return {"p": self.p}
+
+
+class Layer(Protocol):
+    """What Sequential takes: a fastmlp layer (Linear, an activation, Dropout)."""
+
+    def _spec(self) -> _core.LayerSpec: ...
+
+    def config(self) -> Config: ...
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]: ...
+
+    def train(self, mode: bool = True) -> object: ...
+
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str: ...
 
 
 class Sequential(Module):
     """Layers in order over one flat parameter buffer and one flat gradient buffer."""
 
-    def __init__(self, *layers, dtype="float32", seed: int | None = None):
+    def __init__(self, *layers: Layer, dtype: npt.DTypeLike = "float32",
+                 seed: int | None = None) -> None:
         if not layers:
             raise ValueError("Sequential needs at least one layer")
         for i, layer in enumerate(layers):
@@ -285,7 +326,7 @@ class Sequential(Module):
         self._flat = np.zeros(total, self.dtype)
         self._flat_grad = np.zeros(total, self.dtype)
         for info in layout:
-            p = getattr(self._layers[info.layer], info.name)
+            p = dict(self._layers[info.layer].named_parameters())[info.name]
             p.name = f"{info.layer}.{info.name}"
             end = info.offset + math.prod(info.shape)
             p.move_to(self._flat[info.offset:end].reshape(info.shape),
@@ -302,36 +343,36 @@ class Sequential(Module):
         self.out_features = linears[-1].out_features  # activations keep the width
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
         self._impl.dropout_seed = _checks.core_seed(seed)
-        self._default_opt = None
-        self._checked_opt = None  # the last optimizer that passed _optimizer()
+        self._default_opt: Optimizer | None = None
+        self._checked_opt: Optimizer | None = None  # the last optimizer that passed _optimizer()
         self._has_forward = False
 
     # --- containers -------------------------------------------------------------------
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Layer:
         return self._layers[i]
 
     def __len__(self) -> int:
         return len(self._layers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Layer]:
         return iter(self._layers)
 
-    def named_parameters(self) -> list:
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
         return [(f"{i}.{name}", p) for i, l in enumerate(self._layers)
                 if isinstance(l, Linear) for name, p in l.named_parameters()]
 
     def zero_grad(self) -> None:
         self._flat_grad[...] = 0
 
-    def flat_parameters(self) -> np.ndarray:
+    def flat_parameters(self) -> FloatArray:
         """The one flat buffer every Parameter.data is a view of (writable, in layer order)."""
         return self._flat
 
-    def flat_gradients(self) -> np.ndarray:
+    def flat_gradients(self) -> FloatArray:
         """The one flat buffer every Parameter.grad is a view of."""
         return self._flat_grad
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         super().train(mode)
         self._impl.training = self.training
         for l in self._layers:
@@ -343,10 +384,10 @@ class Sequential(Module):
         return f"\n  {inner},\n  dtype={self.dtype.name}\n"
 
     # --- state ------------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, FloatArray]:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Checks every key, shape and value first; changes nothing unless all are right."""
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
@@ -359,7 +400,7 @@ class Sequential(Module):
             p.data[...] = new[k]
 
     # --- compute ----------------------------------------------------------------------
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Inference: same numbers, bit for bit, as forward(); caches nothing. A C-ordered
         matrix of the model's dtype is read in place; anything else is checked and
         converted once (the core calls _checks.as_matrix)."""
@@ -367,13 +408,13 @@ class Sequential(Module):
 
     __call__ = predict
 
-    def forward(self, x) -> np.ndarray:
+    def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Training forward: keeps what backward() needs."""
         out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
         self._has_forward = True
         return out
 
-    def backward(self, grad) -> np.ndarray:
+    def backward(self, grad: npt.ArrayLike) -> FloatArray:
         """Accumulates dloss/dparam into each .grad; returns dloss/dx."""
         if not self._has_forward:
             raise RuntimeError("backward() called before forward()")
@@ -381,7 +422,7 @@ class Sequential(Module):
         g = _checks.as_targets(grad, "grad", n, self.out_features, self.dtype, labels=False)
         return self._impl.backward(g)
 
-    def _optimizer(self, optimizer):
+    def _optimizer(self, optimizer: Optimizer | None) -> Optimizer:
         """The given optimizer, checked; None: the model's own Adam(lr=1e-3), created once
         and shared by train_step and fit so that repeated calls continue its state."""
         if optimizer is not None and optimizer is self._checked_opt:
@@ -397,22 +438,32 @@ class Sequential(Module):
         self._checked_opt = optimizer
         return optimizer
 
-    def train_step(self, x, y, loss="mse", optimizer=None, clip_grad_norm: float = 0.0,
-                   sample_weight=None) -> float:
+    def train_step(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+                   optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
+                   sample_weight: npt.ArrayLike | None = None) -> float:
         """zero_grad, forward, loss, backward and optimizer step in one native call;
         returns the loss before the update."""
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
                                        self.dtype, labels, finite=False)
         w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
-        opt = self._optimizer(optimizer)
+        native = self._optimizer(optimizer).native
         self._has_forward = True
-        return self._impl.train_step(xa, None if labels else ya, ya if labels else None, w, spec,
-                                     opt.native, float(clip_grad_norm))
+        y_arg, labels_arg = (None, ya) if labels else (ya, None)
+        clip = float(clip_grad_norm)
+        # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
+        if isinstance(self._impl, _core.Net_f32):
+            assert isinstance(native, _core.Optimizer_f32)
+            return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip)
+        assert isinstance(native, _core.Optimizer_f64)
+        return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip)
 
-    def fit(self, x, y, loss="mse", optimizer=None, epochs: int = 200, batch_size=None,
-            shuffle: bool = True, seed=None, log_every: int = 0, callback=None,
-            validation_data=None, **extras):
+    def fit(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+            optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
+            shuffle: bool = True, seed: int | None = None, log_every: int = 0,
+            callback: training.Callback | None = None,
+            validation_data: training.ValidationData | None = None,
+            **extras: Unpack[training.FitExtras]) -> training.History:
         """Runs the whole training loop natively with the GIL released; returns a History.
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
@@ -424,5 +475,5 @@ class Sequential(Module):
 
 # Every layer class by name: the names (and constructor arguments) are torch.nn's, which
 # saving and interop rely on.
-LAYER_TYPES = {cls.__name__: cls for cls in (
+LAYER_TYPES: Dict[str, "type[Layer]"] = {cls.__name__: cls for cls in (
     Linear, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, Softplus, Identity, Dropout)}

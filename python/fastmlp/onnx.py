@@ -12,12 +12,13 @@ runs in float32 between two Casts."""
 from __future__ import annotations
 
 import os
-import types
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import saving
+from ._checks import FilePath, FloatArray
 from .nn import Sequential
 from .tabular import Preprocessing
 
@@ -27,59 +28,59 @@ if TYPE_CHECKING:
 OPSET = 17
 
 
-def _onnx() -> types.ModuleType:
+def _require_onnx() -> None:
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError as e:
         raise ImportError("ONNX export needs the onnx package: pip install 'fastmlp[onnx]'") from e
-    return onnx
 
 
 class GraphBuilder:
-    """Collects nodes and initializers of one graph computing in `dtype`."""
+    """Collects the nodes and initializers of one graph computing in `dtype`."""
 
-    def __init__(self, dtype: np.dtype):
-        self.onnx = _onnx()
-        self.dtype = np.dtype(dtype)
-        self.elem = self.onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
-        self.nodes: list = []
-        self.initializers: list = []
+    def __init__(self, dtype: np.dtype[Union[np.float32, np.float64]]):
+        _require_onnx()
+        from onnx import helper
+        self.dtype = dtype
+        self.elem = helper.np_dtype_to_tensor_dtype(dtype)
+        self.nodes: List[onnx.NodeProto] = []
+        self.initializers: List[onnx.TensorProto] = []
         self._count = 0
 
     def _name(self, hint: str) -> str:
         self._count += 1
         return f"{hint}_{self._count}"
 
-    def const(self, value: Union[float, np.ndarray], hint: str = "c") -> str:
+    def const(self, value: Union[float, npt.NDArray[np.float64], FloatArray],
+              hint: str = "c") -> str:
         """An initializer holding value in the graph's dtype."""
+        from onnx import numpy_helper
         name = self._name(hint)
-        array = np.asarray(value, dtype=self.dtype)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, self.dtype), name))
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], **attrs: object) -> str:
+    def labels(self, values: List[str]) -> str:
+        """An initializer holding class labels as strings."""
+        from onnx import numpy_helper
+        name = self._name("classes")
+        self.initializers.append(numpy_helper.from_array(np.array(values, dtype=object), name))
+        return name
+
+    def op(self, op_type: str, inputs: List[str], **attrs: Union[int, float]) -> str:
         """One node; returns the name of its output."""
+        from onnx import helper
         out = self._name(op_type.lower())
-        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], **attrs))
+        node = helper.make_node(op_type, inputs, [out])
+        node.attribute.extend(helper.make_attribute(k, v) for k, v in attrs.items())
+        self.nodes.append(node)
         return out
-
-    def tensor(self, array: np.ndarray, hint: str) -> str:
-        """An initializer holding array as it is (labels, indices)."""
-        name = self._name(hint)
-        if array.dtype.kind in "US":
-            t = self.onnx.helper.make_tensor(name, self.onnx.TensorProto.STRING, array.shape,
-                                             [str(v).encode() for v in array.ravel()])
-        else:
-            t = self.onnx.numpy_helper.from_array(array, name)
-        self.initializers.append(t)
-        return name
 
     def float32_op(self, op_type: str, x: str) -> str:
         """A unary node ONNX Runtime implements for float32 only."""
+        from onnx import TensorProto
         if self.dtype == np.float32:
             return self.op(op_type, [x])
-        f = self.onnx.TensorProto.FLOAT
-        y = self.op(op_type, [self.op("Cast", [x], to=f)])
+        y = self.op(op_type, [self.op("Cast", [x], to=TensorProto.FLOAT)])
         return self.op("Cast", [y], to=self.elem)
 
     def log1p(self, x: str) -> str:
@@ -92,7 +93,7 @@ class GraphBuilder:
                                  self.op("Mul", [self.op("Log", [u]), ratio])])
 
 
-def _model(model: Union[Sequential, str, "os.PathLike[str]"]):
+def _model(model: Union[Sequential, FilePath]) -> Tuple[Sequential, Optional[Preprocessing]]:
     """The network and, for a file written by `fastmlp train`, its preprocessing."""
     if isinstance(model, Sequential):
         return model, None
@@ -104,13 +105,15 @@ def _model(model: Union[Sequential, str, "os.PathLike[str]"]):
                     f"got {type(model).__name__}")
 
 
-def to_onnx(model: Union[Sequential, str, "os.PathLike[str]"]) -> "onnx.ModelProto":
+def to_onnx(model: Union[Sequential, FilePath]) -> onnx.ModelProto:
     """The model as an ONNX graph with input "x" [N, in_features]. A Sequential gives output
     "y"; a model file written by `fastmlp train` carries its standardization, and a
     classifier's outputs are "label" (its class labels) and "probabilities"."""
     net, prep = _model(model)
     g = GraphBuilder(net.dtype)
-    h = g.onnx.helper
+    import onnx
+    from onnx import TensorProto
+    from onnx import helper as h
     x = "x"
     if prep is not None and prep.x_mean:
         x = g.op("Div", [g.op("Sub", [x, g.const(np.array(prep.x_mean), "mean")]),
@@ -120,10 +123,10 @@ def to_onnx(model: Union[Sequential, str, "os.PathLike[str]"]) -> "onnx.ModelPro
     if prep is not None and prep.task == "classification":
         k = len(prep.classes)
         g.nodes.append(h.make_node("Softmax", [x], ["probabilities"], axis=1))
-        labels = g.tensor(np.array(prep.classes), "classes")
+        labels = g.labels(prep.classes)
         best = g.op("ArgMax", [x], axis=1, keepdims=0)
         g.nodes.append(h.make_node("Gather", [labels, best], ["label"], axis=0))
-        outputs = [h.make_tensor_value_info("label", g.onnx.TensorProto.STRING, ["N"]),
+        outputs = [h.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
                    h.make_tensor_value_info("probabilities", g.elem, ["N", k])]
     else:
         if prep is not None and (prep.y_std != 1.0 or prep.y_mean != 0.0):
@@ -136,11 +139,12 @@ def to_onnx(model: Union[Sequential, str, "os.PathLike[str]"]) -> "onnx.ModelPro
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)],
                          producer_name="fastmlp")
     proto.ir_version = 8  # what opset 17 came with: readable by older runtimes too
-    g.onnx.checker.check_model(proto, full_check=True)
+    onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
-def export(model: Union[Sequential, str, "os.PathLike[str]"],
-           path: Union[str, "os.PathLike[str]"]) -> None:
+def export(model: Union[Sequential, FilePath], path: FilePath) -> None:
     """Writes to_onnx(model) to path."""
-    _onnx().save(to_onnx(model), os.fspath(path))
+    proto = to_onnx(model)
+    import onnx
+    onnx.save(proto, os.fspath(path))

@@ -1,38 +1,39 @@
 """Parameter: a named weight whose storage the native code reads and writes in place."""
 from __future__ import annotations
 
-import numpy as np
+import numpy.typing as npt
 
 from . import _checks
+from ._checks import FloatArray, FloatDType
 
 
 class Parameter:
     """A named weight: `.data` and `.grad` are views the native code reads and writes in place."""
 
-    def __init__(self, data: np.ndarray, grad: np.ndarray, name: str = ""):
+    def __init__(self, data: FloatArray, grad: FloatArray, name: str = "") -> None:
         self._data, self._grad, self.name = data, grad, name
 
     @property
-    def data(self) -> np.ndarray:
+    def data(self) -> FloatArray:
         return self._data
 
     @data.setter
-    def data(self, value) -> None:
+    def data(self, value: npt.ArrayLike) -> None:
         self._data[...] = _checks.exact(value, "data", self._data, self.name or "parameter")
 
     @property
-    def grad(self) -> np.ndarray:
+    def grad(self) -> FloatArray:
         return self._grad
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, ...]:
         return self._data.shape
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> FloatDType:
         return self._data.dtype
 
-    def move_to(self, data: np.ndarray, grad: np.ndarray) -> None:
+    def move_to(self, data: FloatArray, grad: FloatArray) -> None:
         """Makes `data` and `grad` (views into a model's flat buffers) this parameter's
         storage, keeping its current values; used by Sequential when it takes a layer in."""
         if data.shape != self.shape or grad.shape != self.shape:

@@ -1,25 +1,36 @@
 """Plots (matplotlib is the optional extra [plot], imported only here)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks
+from ._checks import FilePath
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .training import History
 
 
-def _pyplot():
+def _use_agg() -> None:
+    """Matplotlib on the Agg backend, before pyplot is imported."""
     try:
         import matplotlib
     except ImportError as e:
         raise ImportError("plots need matplotlib: pip install 'fastmlp[plot]'") from e
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
-def observed_vs_predicted(y, y_pred, title: str = "Observed vs predicted", path=None):
+def observed_vs_predicted(y: npt.ArrayLike, y_pred: npt.ArrayLike,
+                          title: str = "Observed vs predicted",
+                          path: FilePath | None = None) -> Figure:
     """Scatter of observed against predicted with the identity line; saved to path if given."""
     t, p = _checks.target_pair(y, y_pred)
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(t.ravel(), p.ravel(), s=12, alpha=0.7)
     lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
@@ -32,9 +43,11 @@ def observed_vs_predicted(y, y_pred, title: str = "Observed vs predicted", path=
     return fig
 
 
-def loss_curve(history, path=None, title: str = "Training loss"):
+def loss_curve(history: History, path: FilePath | None = None,
+               title: str = "Training loss") -> Figure:
     """Loss per epoch (and validation loss when recorded)."""
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = np.arange(1, len(history.loss) + 1)
     ax.plot(epochs, history.loss, label="loss")

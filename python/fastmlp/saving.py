@@ -1,25 +1,28 @@
 """Saving and loading models as safetensors files (no pickle: loading runs no code).
 
-The weights are the state_dict's tensors; the architecture is JSON in the header."""
+The weights are the state_dict's tensors; the architecture is JSON in the header, beside
+any extra string entries the caller adds (the CLI keeps its preprocessing there)."""
 from __future__ import annotations
 
+import os
+from typing import Mapping, Optional
+
 from . import nn
+from ._checks import FilePath
 
 _FORMAT = "fastmlp.Sequential/1"
-
-
-def _safetensors():
-    try:
-        import safetensors.numpy
-    except ImportError as e:
-        raise ImportError("saving models needs safetensors: pip install 'fastmlp[io]'") from e
-    return safetensors.numpy
-
-
 _RESERVED = ("format", "dtype", "layers")
 
 
-def save(model, path, metadata=None) -> None:
+def _require_safetensors() -> None:
+    try:
+        import safetensors.numpy  # noqa: F401
+    except ImportError as e:
+        raise ImportError("saving models needs safetensors: pip install 'fastmlp[io]'") from e
+
+
+def save(model: nn.Sequential, path: FilePath,
+         metadata: Optional[Mapping[str, str]] = None) -> None:
     """Writes a Sequential's architecture, dtype and weights to `path`, with optional extra
     string entries (`metadata`, read back by read_metadata) in the file's header."""
     if not isinstance(model, nn.Sequential):
@@ -31,33 +34,36 @@ def save(model, path, metadata=None) -> None:
     import json
     layers = [{"type": type(l).__name__, **l.config()} for l in model]
     meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers), **extra}
-    _safetensors().save_file(model.state_dict(), str(path), metadata=meta)
+    _require_safetensors()
+    from safetensors.numpy import save_file
+    save_file(model.state_dict(), str(path), metadata=meta)
 
 
-def _header(path) -> dict:
-    _safetensors()
+def _header(path: FilePath) -> dict[str, str]:
+    _require_safetensors()
     from safetensors import safe_open
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # safetensors raises its own error types for a bad header
+            meta: dict[str, str] = f.metadata() or {}
+    except Exception as e:  # safetensors has its own error types for a file that is not one
         raise ValueError(f"{path} is not a fastmlp model file ({e})") from None
     if meta.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a fastmlp model file (format {meta.get('format')!r})")
     return meta
 
 
-def read_metadata(path) -> dict:
+def read_metadata(path: FilePath) -> dict[str, str]:
     """The extra entries save(..., metadata=...) wrote into the file at `path`."""
     return {k: v for k, v in _header(path).items() if k not in _RESERVED}
 
 
-def load(path) -> nn.Sequential:
+def load(path: FilePath) -> nn.Sequential:
     """Rebuilds the Sequential saved at `path`."""
     import json
     meta = _header(path)
+    from safetensors.numpy import load_file
     layers = []
     for spec in json.loads(meta["layers"]):
         kind = spec.pop("type")
@@ -65,5 +71,5 @@ def load(path) -> nn.Sequential:
             raise ValueError(f"{path}: unknown layer type {kind!r}")
         layers.append(nn.LAYER_TYPES[kind](**spec))
     model = nn.Sequential(*layers, dtype=meta["dtype"])
-    model.load_state_dict(_safetensors().load_file(str(path)))
+    model.load_state_dict(load_file(str(path)))
     return model

@@ -31,8 +31,10 @@ would (same batches, same initial weights):
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, ClassVar, Literal, Sequence, TypedDict, Union, final
 
 import numpy as np
+import numpy.typing as npt
 
 try:
     from scipy.special import log_softmax, softmax
@@ -46,23 +48,65 @@ except ImportError as e:  # validate_data is new in scikit-learn 1.6
     raise ImportError("fastmlp.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
 from . import _checks, optim
-from .nn import Linear, ReLU, Sequential, Sigmoid, Tanh
+from ._checks import FloatArray
+from .nn import Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
+
+if TYPE_CHECKING:
+    from sklearn.utils import Tags
+    from typing_extensions import Self, TypeIs
+
+    from .optim.optimizers import OptimizerState
 
 _ACTIVATIONS = {"identity": None, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
 _SEED_MAX = 2**31 - 1
+# hidden_layer_sizes: one width, or one per hidden layer.
+HiddenSizes = Union[int, Sequence[int]]
+
+
+def _is_one_size(sizes: HiddenSizes) -> TypeIs[int]:
+    """One width for every hidden layer (np.ndim: a NumPy integer is one too)."""
+    return bool(np.ndim(sizes) == 0)
+
+
+# The optimizer's arguments for each solver (final: a key tells which one it is).
+@final
+class _AdamArgs(TypedDict):
+    lr: float
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+
+
+@final
+class _SGDArgs(TypedDict):
+    lr: float
+    momentum: float
+    weight_decay: float
+    nesterov: bool
+
+
+class _PickledState(TypedDict, total=False):
+    """The entries of __getstate__'s dict that __setstate__ turns back into native objects."""
+    model_: dict[str, FloatArray]
+    _optimizer: OptimizerState
 
 
 class _BaseMLP(BaseEstimator):
     _loss = ""            # fastmlp loss name
     _metric = ""          # fit's validation metric, the same as score()
     _loss_factor = 1.0    # scikit-learn's loss / fastmlp's
+    _check_y: ClassVar[dict[str, bool]]  # validate_data's options for y
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float32"):
+    def __init__(self, hidden_layer_sizes: HiddenSizes = (100,), activation: str = "relu", *,
+                 solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: int | Literal["auto"] = "auto", learning_rate_init: float = 0.001,
+                 max_iter: int = 200, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, tol: float = 1e-4,
+                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, n_iter_no_change: float = 10,
+                 dtype: npt.DTypeLike = "float32") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -86,7 +130,8 @@ class _BaseMLP(BaseEstimator):
         self.dtype = dtype
 
     # --- what the subclasses define -----------------------------------------------------
-    def _encode_targets(self, y, first, classes):
+    def _encode_targets(self, y: npt.NDArray[np.generic], first: bool,
+                        classes: npt.ArrayLike | None) -> tuple[npt.NDArray[np.generic], int]:
         """(targets for fastmlp, number of outputs); sets the target attributes when first."""
         raise NotImplementedError
 
@@ -96,15 +141,19 @@ class _BaseMLP(BaseEstimator):
 
     # --- sklearn-style attributes read from the network ---------------------------------
     @property
-    def coefs_(self) -> list:
+    def coefs_(self) -> list[FloatArray]:
         return [l.weight.data.copy() for l in self.model_ if isinstance(l, Linear)]
 
     @property
-    def intercepts_(self) -> list:
-        return [l.bias.data.copy() for l in self.model_ if isinstance(l, Linear)]
+    def intercepts_(self) -> list[FloatArray]:
+        # Every Linear built here has a bias.
+        return [l.bias.data.copy() for l in self.model_
+                if isinstance(l, Linear) and l.bias is not None]
 
     # --- training -----------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
+    def _fit(self, X_in: npt.ArrayLike, y_in: npt.ArrayLike,
+             sample_weight: npt.ArrayLike | None, incremental: bool,
+             classes: npt.ArrayLike | None = None) -> Self:
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, "
                              f"got {self.activation!r}")
@@ -114,20 +163,23 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         dtype = _checks.model_dtype(self.dtype)
         first = not hasattr(self, "model_") or not (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=first, dtype=dtype, **self._check_y)
+        X: FloatArray
+        y: npt.NDArray[np.generic]
+        X, y = validate_data(self, X_in, y_in, reset=first, dtype=dtype, **self._check_y)
         y, n_out = self._encode_targets(y, first, classes)
         if sample_weight is not None:  # scikit-learn's checks and messages
             sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype,
                                                  ensure_non_negative=True)
         if first:
-            self._random_state = check_random_state(self.random_state)
+            self._random_state: np.random.RandomState = check_random_state(self.random_state)
             self.n_outputs_ = n_out
             hidden = self.hidden_layer_sizes
             # The architecture as built, so that unpickling ignores later set_params.
-            self._arch = ([X.shape[1], *([hidden] if np.ndim(hidden) == 0 else hidden), n_out],
+            self._arch = ([X.shape[1], *([hidden] if _is_one_size(hidden) else hidden), n_out],
                           self.activation)
             self.model_ = self._build(*self._arch, dtype, self._random_state.randint(_SEED_MAX))
-            self.loss_curve_, self.best_loss_ = [], np.inf
+            self.loss_curve_: list[float] = []
+            self.best_loss_: float | None = np.inf
         rng = self._random_state
 
         validation_data = None
@@ -163,6 +215,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = len(losses)
         if validation_data:
             self.validation_scores_ = hist.val_metrics[self._metric].tolist()
+            assert hist.best_epoch is not None  # restore_best_weights records it
             self.best_validation_score_ = self.validation_scores_[hist.best_epoch - 1]
             self.best_loss_ = None
         else:
@@ -173,9 +226,10 @@ class _BaseMLP(BaseEstimator):
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
-    def _build(self, sizes, activation, dtype, seed) -> Sequential:
+    def _build(self, sizes: list[int], activation: str, dtype: npt.DTypeLike,
+               seed: int | None) -> Sequential:
         act = _ACTIVATIONS[activation]
-        layers = []
+        layers: list[Layer] = []
         for i in range(len(sizes) - 1):
             if i and act is not None:
                 layers.append(act())
@@ -187,7 +241,7 @@ class _BaseMLP(BaseEstimator):
                     l.weight.data *= 3 ** -0.5
         return net
 
-    def _batch_size(self, n) -> int:
+    def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
             return min(200, n)
         if self.batch_size > n:
@@ -195,7 +249,7 @@ class _BaseMLP(BaseEstimator):
                           "It is going to be clipped")
         return int(min(self.batch_size, n))
 
-    def _optimizer_args(self, batch) -> dict:
+    def _optimizer_args(self, batch: int) -> _AdamArgs | _SGDArgs:
         g = self._grad_scale()
         wd = g * self.alpha / batch
         if self.solver == "adam":
@@ -204,31 +258,35 @@ class _BaseMLP(BaseEstimator):
         return dict(lr=self.learning_rate_init / g, momentum=self.momentum, weight_decay=wd,
                     nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
 
-    def _new_optimizer(self):
-        cls = optim.Adam if "betas" in self._opt_args else optim.SGD
-        return cls(self.model_.parameters(), **self._opt_args)
+    def _new_optimizer(self) -> optim.Optimizer:
+        if "betas" in self._opt_args:
+            return optim.Adam(self.model_.parameters(), **self._opt_args)
+        return optim.SGD(self.model_.parameters(), **self._opt_args)
 
-    def _forward(self, X) -> np.ndarray:
+    def _forward(self, X: npt.ArrayLike) -> FloatArray:
         check_is_fitted(self)
         return self.model_.predict(validate_data(self, X, reset=False, dtype=self.model_.dtype))
 
     # --- pickling (joblib, clone of fitted models): the native objects don't pickle -----
-    def __getstate__(self):
-        state = dict(super().__getstate__())
+    def __getstate__(self) -> dict[str, object]:
+        # mypy #16653: untyped_calls_exclude does not cover calls through super().
+        state = dict(super().__getstate__())  # type: ignore[no-untyped-call]
         if "model_" in state:
             state["model_"] = self.model_.state_dict()
             state["_optimizer"] = self._optimizer.state_dict()
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: _PickledState) -> None:
         weights, opt_state = state.pop("model_", None), state.pop("_optimizer", None)
-        super().__setstate__(state)
+        # mypy #16653: untyped_calls_exclude does not cover calls through super().
+        super().__setstate__(state)  # type: ignore[no-untyped-call]
         if weights is not None:
             # No seed: drawing one would advance _random_state; the weights are loaded next.
             dtype = next(iter(weights.values())).dtype
             self.model_ = self._build(*self._arch, dtype, None)
             self.model_.load_state_dict(weights)
             self._optimizer = self._new_optimizer()
+            assert opt_state is not None  # __getstate__ stores it with the weights
             self._optimizer.load_state_dict(opt_state)
 
 
@@ -243,26 +301,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _loss, _metric, _loss_factor = "mse", "r2", 0.5
     _check_y = dict(multi_output=True, y_numeric=True)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+    def __sklearn_tags__(self) -> Tags:
+        # mypy #16653: untyped_calls_exclude does not cover calls through super().
+        tags: Tags = super().__sklearn_tags__()  # type: ignore[no-untyped-call]
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, first, classes):
+    def _encode_targets(self, y: npt.NDArray[np.generic], first: bool,
+                        classes: npt.ArrayLike | None) -> tuple[npt.NDArray[np.generic], int]:
         return y, 1 if y.ndim == 1 else y.shape[1]
 
     def _grad_scale(self) -> float:
         return 2.0 / self.n_outputs_
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> Self:
         """Trains a new network (or continues it with warm_start); returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None) -> Self:
         """One epoch over (X, y), keeping the network and the optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Predictions of shape (n,) for one output, else (n, k), in the model's dtype."""
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
@@ -280,10 +342,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _loss, _metric = "cross_entropy", "accuracy"
     _check_y = dict()
 
-    def _encode_targets(self, y, first, classes):
+    def _encode_targets(self, y: npt.NDArray[np.generic], first: bool,
+                        classes: npt.ArrayLike | None) -> tuple[npt.NDArray[np.generic], int]:
         check_classification_targets(y)
         if first:
-            self.classes_ = np.unique(y if classes is None else classes)
+            self.classes_: npt.NDArray[np.generic] = np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
                 raise ValueError(f"MLPClassifier needs at least 2 classes, got one class: "
                                  f"{self.classes_[0]!r}")
@@ -297,11 +360,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"{np.unique(np.asarray(y)[~known])!r}")
         return idx.astype(np.int64), len(self.classes_)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> Self:
         """Trains a new network (or continues it with warm_start); returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None,
+                    classes: npt.ArrayLike | None = None) -> Self:
         """One epoch over (X, y), keeping the network and the optimizer state.
 
         classes: all the labels, required on the first call."""
@@ -309,13 +375,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Softmax of the logits, float64, shape (n, n_classes)."""
         return softmax(self._forward(X).astype(np.float64), axis=1)
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         return log_softmax(self._forward(X).astype(np.float64), axis=1)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.generic]:
         logits = self._forward(X)  # first: it raises NotFittedError before classes_ would
-        return self.classes_[logits.argmax(axis=1)]
+        best: npt.NDArray[np.intp] = logits.argmax(axis=1)  # NumPy types argmax(axis) as Any
+        return self.classes_[best]

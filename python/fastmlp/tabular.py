@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import numpy.typing as npt
+
+Matrix = npt.NDArray[np.float64]
 
 
 class TableError(ValueError):
@@ -41,7 +44,7 @@ def read_csv(path: str) -> Dict[str, List[str]]:
     return {name: [row[j] for row in body] for j, name in enumerate(header)}
 
 
-def numeric(values: List[str], name: str) -> Optional[np.ndarray]:
+def numeric(values: List[str], name: str) -> Optional[Matrix]:
     """The column as float64, or None when some value is not a number."""
     try:
         out = np.array([float(v) for v in values], dtype=np.float64)
@@ -52,7 +55,7 @@ def numeric(values: List[str], name: str) -> Optional[np.ndarray]:
     return out
 
 
-def features(table: Dict[str, List[str]], names: List[str]) -> np.ndarray:
+def features(table: Dict[str, List[str]], names: List[str]) -> Matrix:
     """The named columns as an (n, len(names)) float64 matrix."""
     missing = [n for n in names if n not in table]
     if missing:
@@ -96,14 +99,15 @@ class Preprocessing:
     def from_json(cls, text: str) -> "Preprocessing":
         return cls(**json.loads(text))
 
-    def scale(self, x: np.ndarray) -> np.ndarray:
+    def scale(self, x: Matrix) -> Matrix:
         if not self.x_mean:
             return x
-        return (x - np.array(self.x_mean)) / np.array(self.x_std)
+        scaled: Matrix = (x - np.array(self.x_mean)) / np.array(self.x_std)
+        return scaled
 
 
-def fit_standardization(x: np.ndarray) -> tuple:
+def fit_standardization(x: Matrix) -> Tuple[Matrix, Matrix]:
     """Mean and standard deviation per column (1 where a column is constant)."""
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
+    mean: Matrix = x.mean(axis=0)
+    std: Matrix = x.std(axis=0)
     return mean, np.where(std > 0, std, 1.0)

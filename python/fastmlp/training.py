@@ -4,19 +4,54 @@ The native loop calls back into Python only every `log_every` epochs, or every
 epoch when a scheduler, early stopping or validation metrics need it."""
 from __future__ import annotations
 
+from typing import Callable, Iterable, Protocol, Tuple, TypedDict, Union
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _checks, _core, metrics as _metrics
-from .losses import resolve_loss
-from .optim import LRScheduler, ReduceLROnPlateau
+from ._checks import Float64Array, FloatArray, FloatDType, Targets
+from .losses import LossLike, resolve_loss
+from .optim import LRScheduler, Optimizer, ReduceLROnPlateau
 
 _METRICS = ("accuracy", "mse", "mae", "r2")
+
+CoreNet = Union[_core.Net_f32, _core.Net_f64]
+# fit(callback=...): called as callback(epoch, loss) every log_every epochs.
+Callback = Callable[[int, float], object]
+ValidationData = Tuple[npt.ArrayLike, npt.ArrayLike]
+
+
+class FitExtras(TypedDict, total=False):
+    """The keyword arguments of Sequential.fit that it passes on to fit() below."""
+    validation_split: float | None
+    sample_weight: npt.ArrayLike | None
+    scheduler: LRScheduler | ReduceLROnPlateau | None
+    patience: int | None
+    min_delta: float
+    restore_best_weights: bool
+    metrics: Iterable[str]
+    clip_grad_norm: float
+
+
+class _Model(Protocol):
+    """What fit() uses of a Sequential (which this module may not import)."""
+    in_features: int
+    out_features: int
+    dtype: FloatDType
+    training: bool
+
+    def flat_parameters(self) -> FloatArray: ...
+
+    def predict(self, x: npt.ArrayLike) -> FloatArray: ...
 
 
 class History:
     """What fit() measured, one value per epoch: loss, val_loss, lr, val_metrics."""
 
-    def __init__(self, loss, val_loss, lr, val_metrics, best_epoch=None):
+    def __init__(self, loss: Float64Array, val_loss: Float64Array | None,
+                 lr: Float64Array, val_metrics: dict[str, Float64Array],
+                 best_epoch: int | None = None) -> None:
         self.loss, self.val_loss, self.lr = loss, val_loss, lr
         self.val_metrics = val_metrics
         self.best_epoch = best_epoch
@@ -30,7 +65,7 @@ class History:
         return f"History(epochs={self.epochs}{last})"
 
 
-def _metric(name: str, pred: np.ndarray, target: np.ndarray, labels: bool) -> float:
+def _metric(name: str, pred: FloatArray, target: Targets, labels: bool) -> float:
     if name == "accuracy":
         truth = target if labels else (target.argmax(1) if target.shape[1] > 1 else target[:, 0] > 0.5)
         guess = pred.argmax(1) if pred.shape[1] > 1 else pred[:, 0] > 0
@@ -42,10 +77,14 @@ def _metric(name: str, pred: np.ndarray, target: np.ndarray, labels: bool) -> fl
 class _Tracker:
     """Early stopping and best weights (Keras semantics) over the monitored loss."""
 
-    def __init__(self, net, patience, min_delta, restore):
+    def __init__(self, net: _Model, patience: int | None, min_delta: float,
+                 restore: bool) -> None:
         self.net, self.patience, self.min_delta = net, patience, float(min_delta)
         self.restore = restore
-        self.best, self.best_epoch, self.wait, self.best_weights = np.inf, None, 0, None
+        self.best = np.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.best_weights: FloatArray | None = None
 
     def update(self, epoch: int, value: float) -> bool:
         """Records an epoch; False when training should stop."""
@@ -62,10 +101,14 @@ class _Tracker:
             self.net.flat_parameters()[...] = self.best_weights
 
 
-def fit(net, core, opt, x, y, loss="mse", epochs=200, batch_size=None, shuffle=True,
-        seed=None, log_every=0, callback=None, validation_data=None, validation_split=None,
-        sample_weight=None, scheduler=None, patience=None, min_delta=0.0,
-        restore_best_weights=False, metrics=(), clip_grad_norm=0.0) -> History:
+def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.ArrayLike,
+        loss: LossLike = "mse", epochs: int = 200, batch_size: int | None = None,
+        shuffle: bool = True, seed: int | None = None, log_every: int = 0,
+        callback: Callback | None = None, validation_data: ValidationData | None = None,
+        validation_split: float | None = None, sample_weight: npt.ArrayLike | None = None,
+        scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
+        min_delta: float = 0.0, restore_best_weights: bool = False,
+        metrics: Iterable[str] = (), clip_grad_norm: float = 0.0) -> History:
     """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
     optimizer (the model's own Adam when the user passed none)."""
     spec, labels = resolve_loss(loss)
@@ -84,7 +127,8 @@ def fit(net, core, opt, x, y, loss="mse", epochs=200, batch_size=None, shuffle=T
         validation_data = (xa[n_train:], ya[n_train:])
         xa, ya = xa[:n_train], ya[:n_train]
         w = None if w is None else w[:n_train]
-    vx = vy = None
+    vx: FloatArray | None = None
+    vy: Targets | None = None
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val)")
@@ -119,11 +163,13 @@ def fit(net, core, opt, x, y, loss="mse", epochs=200, batch_size=None, shuffle=T
     o.report_every = 1 if every_epoch else log_every
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
-    lrs, vals = [], {m: [] for m in metrics}
+    lrs: list[float] = []
+    vals: dict[str, list[float]] = {m: [] for m in metrics}
 
-    def on_report(epoch, loss_value, val_value):
+    def on_report(epoch: int, loss_value: float, val_value: float) -> bool:
         lrs.append(opt.lr)
         if metrics:
+            assert vx is not None and vy is not None  # metrics need validation data: checked
             pred = net.predict(vx)
             for m in metrics:
                 vals[m].append(_metric(m, pred, vy, labels))
@@ -142,12 +188,21 @@ def fit(net, core, opt, x, y, loss="mse", epochs=200, batch_size=None, shuffle=T
             scheduler.step()
         return tracker.update(epoch, monitored) if every_epoch else True
 
+    y_arg, labels_arg = (None, ya) if labels else (ya, None)
+    vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
+    report = on_report if o.report_every else None
+    native = opt.native
     core.training = net.training
     try:
-        loss_hist, val_hist = core.fit(
-            xa, None if labels else ya, ya if labels else None, w, spec, opt.native, o,
-            vx, None if (vx is None or labels) else vy, vy if (vx is not None and labels) else None,
-            on_report if o.report_every else None)
+        # Each core Net takes the optimizer of its own dtype, as Sequential checked.
+        if isinstance(core, _core.Net_f32):
+            assert isinstance(native, _core.Optimizer_f32)
+            loss_hist, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o, vx, vy_arg,
+                                           vlabels_arg, report)
+        else:
+            assert isinstance(native, _core.Optimizer_f64)
+            loss_hist, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o, vx, vy_arg,
+                                           vlabels_arg, report)
     finally:
         tracker.finish()
     lr = np.array(lrs) if every_epoch else np.full(len(loss_hist), opt.lr)

@@ -12,20 +12,20 @@ from .optimizers import Optimizer
 class _Schedule:
     """What every schedule has: the optimizer whose lr it sets and the epochs seen."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a fastmlp optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         self.last_epoch = 0
 
-    def get_last_lr(self) -> list:
+    def get_last_lr(self) -> list[float]:
         return [self.optimizer.lr]
 
 
 class LRScheduler(_Schedule):
     """A schedule of epochs: `step()` once per epoch sets lr = _lr(epoch)."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         super().__init__(optimizer)
         self.base_lr = optimizer.lr
 
@@ -40,37 +40,37 @@ class LRScheduler(_Schedule):
 class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
         if step_size <= 0:
             raise ValueError(f"step_size must be positive, got {step_size}")
         self.step_size, self.gamma = int(step_size), float(gamma)
 
-    def _lr(self, epoch):
+    def _lr(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
 class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch."""
 
-    def __init__(self, optimizer, gamma: float):
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
         super().__init__(optimizer)
         self.gamma = float(gamma)
 
-    def _lr(self, epoch):
+    def _lr(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** epoch
 
 
 class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
 
-    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__(optimizer)
         if T_max <= 0:
             raise ValueError(f"T_max must be positive, got {T_max}")
         self.T_max, self.eta_min = int(T_max), float(eta_min)
 
-    def _lr(self, epoch):
+    def _lr(self, epoch: int) -> float:
         return self.eta_min + (self.base_lr - self.eta_min) * \
             (1 + math.cos(math.pi * epoch / self.T_max)) / 2
 
@@ -79,9 +79,9 @@ class ReduceLROnPlateau(_Schedule):
     """Multiplies lr by `factor` after `patience` epochs without improvement of a metric:
     `step(metric)` once per epoch (fit passes the monitored loss)."""
 
-    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float = 0.0, eps: float = 1e-8):
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8) -> None:
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
             raise ValueError("mode must be 'min'/'max' and threshold_mode 'rel'/'abs'")
         if not 0.0 < factor < 1.0:

@@ -1,38 +1,52 @@
 """Optimizers with torch.optim's update rules over the model's flat buffers."""
 from __future__ import annotations
 
+from typing import Iterable, TypedDict, Union
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _checks, _core
+from .._checks import FloatArray
 from ..params import Parameter
 
+# The core optimizer of an Optimizer's dtype.
+NativeOptimizer = Union[_core.Optimizer_f32, _core.Optimizer_f64]
 
-def _spans(params):
+
+class OptimizerState(TypedDict):
+    """What Optimizer.state_dict() returns and load_state_dict() takes."""
+    state: list[FloatArray]
+    step_count: int
+    lr: float
+
+
+def _spans(params: list[Parameter]) -> list[tuple[FloatArray, FloatArray]]:
     """(data, grad) arrays covering the parameters, merging neighbours in one flat buffer."""
-    spans = []
+    spans: list[tuple[FloatArray, FloatArray]] = []
     for p in params:
         d, g = p.data.reshape(-1), p.grad.reshape(-1)
         if spans:
             pd, pg = spans[-1]
             # Consecutive views of one flat buffer become one span: one native loop.
-            if (pd.base is not None and pd.base is d.base and pg.base is g.base
-                    and _end(pd) == _start(d) and _end(pg) == _start(g)):
-                spans[-1] = (_extend(pd, d.size), _extend(pg, g.size))
+            if (pd.base is not None and pd.base is d.base and pg.base is not None
+                    and pg.base is g.base and _end(pd) == _start(d) and _end(pg) == _start(g)):
+                spans[-1] = (_extend(pd.base, pd, d.size), _extend(pg.base, pg, g.size))
                 continue
         spans.append((d, g))
     return spans
 
 
-def _start(a):
-    return a.__array_interface__["data"][0]
+def _start(a: npt.NDArray[np.generic]) -> int:
+    return int(a.__array_interface__["data"][0])
 
 
-def _end(a):
+def _end(a: FloatArray) -> int:
     return _start(a) + a.nbytes
 
 
-def _extend(a, n):
-    base = a.base
+def _extend(base: FloatArray, a: FloatArray, n: int) -> FloatArray:
+    """The view of `base` that is `a` and the n elements after it."""
     off = (_start(a) - _start(base)) // a.itemsize
     return base.reshape(-1)[off:off + a.size + n]
 
@@ -40,7 +54,7 @@ def _extend(a, n):
 class Optimizer:
     """Base: holds the parameters, the state buffers and the native updater."""
 
-    def __init__(self, params, spec):
+    def __init__(self, params: Iterable[Parameter], spec: _core.OptSpec) -> None:
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -58,7 +72,7 @@ class Optimizer:
         self._impl = cls(spec, _spans(params), self.state)
 
     @property
-    def native(self):
+    def native(self) -> NativeOptimizer:
         """The core optimizer behind this object: what train_step and fit hand to the core."""
         return self._impl
 
@@ -80,12 +94,12 @@ class Optimizer:
     def zero_grad(self) -> None:
         self._impl.zero_grad()
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> OptimizerState:
         """Copies of the state buffers (Adam's m and v, ...), the step count and lr."""
         return {"state": [s.copy() for s in self.state], "step_count": self.step_count,
                 "lr": self.lr}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: OptimizerState) -> None:
         """Restores what state_dict() returned; checks every buffer before changing anything."""
         buffers = list(state["state"])
         if len(buffers) != len(self.state):
@@ -103,21 +117,21 @@ class Optimizer:
         self._impl.lr = lr
 
 
-def _check_lr(lr) -> float:
+def _check_lr(lr: float) -> float:
     lr = float(lr)
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr}")
     return lr
 
 
-def _check_nonneg(value, name) -> float:
+def _check_nonneg(value: float, name: str) -> float:
     value = float(value)
     if not value >= 0.0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
 
 
-def _check_betas(betas) -> tuple:
+def _check_betas(betas: Iterable[float]) -> tuple[float, float]:
     b1, b2 = (float(b) for b in betas)
     for i, b in enumerate((b1, b2)):
         if not 0.0 <= b < 1.0:
@@ -126,8 +140,9 @@ def _check_betas(betas) -> tuple:
 
 
 class SGD(Optimizer):
-    def __init__(self, params, lr: float = 1e-2, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
         s = _core.OptSpec()
         s.kind, s.lr = _core.OptKind.sgd, _check_lr(lr)
         s.momentum = _check_nonneg(momentum, "momentum")
@@ -142,8 +157,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     _kind = _core.OptKind.adam
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         s = _core.OptSpec()
         s.kind, s.lr = self._kind, _check_lr(lr)
         s.beta1, s.beta2 = _check_betas(betas)
@@ -157,14 +173,16 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (torch.optim.AdamW)."""
     _kind = _core.OptKind.adamw
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
         s = _core.OptSpec()
         s.kind, s.lr = _core.OptKind.rmsprop, _check_lr(lr)
         s.alpha = _check_nonneg(alpha, "alpha")
