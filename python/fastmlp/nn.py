@@ -467,7 +467,8 @@ class Sequential(Module):
         """Runs the whole training loop natively with the GIL released; returns a History.
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
-        restore_best_weights, metrics, clip_grad_norm (see fastmlp.training.fit)."""
+        restore_best_weights, metrics, clip_grad_norm, progress (True: a tqdm bar, or log
+        lines on stderr without tqdm; see fastmlp.training.fit)."""
         return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)

@@ -13,6 +13,7 @@ from . import _checks, _core, metrics as _metrics
 from ._checks import Float64Array, FloatArray, FloatDType, Targets
 from .losses import LossLike, resolve_loss
 from .optim import LRScheduler, Optimizer, ReduceLROnPlateau
+from .progress import Progress
 
 _METRICS = ("accuracy", "mse", "mae", "r2")
 
@@ -32,6 +33,7 @@ class FitExtras(TypedDict, total=False):
     restore_best_weights: bool
     metrics: Iterable[str]
     clip_grad_norm: float
+    progress: bool
 
 
 class _Model(Protocol):
@@ -108,7 +110,8 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         validation_split: float | None = None, sample_weight: npt.ArrayLike | None = None,
         scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
         min_delta: float = 0.0, restore_best_weights: bool = False,
-        metrics: Iterable[str] = (), clip_grad_norm: float = 0.0) -> History:
+        metrics: Iterable[str] = (), clip_grad_norm: float = 0.0,
+        progress: bool = False) -> History:
     """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
     optimizer (the model's own Adam when the user passed none)."""
     spec, labels = resolve_loss(loss)
@@ -160,13 +163,17 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
     o.clip_norm = float(clip_grad_norm)
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
         or bool(metrics)
-    o.report_every = 1 if every_epoch else log_every
+    o.report_every = 1 if every_epoch or progress else log_every
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
     lrs: list[float] = []
     vals: dict[str, list[float]] = {m: [] for m in metrics}
 
+    bar = Progress(o.epochs, log_every) if progress else None
+
     def on_report(epoch: int, loss_value: float, val_value: float) -> bool:
+        if bar is not None:
+            bar.update(epoch, loss_value, val_value if vx is not None else None)
         lrs.append(opt.lr)
         if metrics:
             assert vx is not None and vy is not None  # metrics need validation data: checked
@@ -180,7 +187,10 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
                 line = f"Epoch: {epoch}   Loss: {loss_value:.6f}"
                 if vx is not None:
                     line += f"   Val loss: {val_value:.6f}"
-                print(line, flush=True)
+                if bar is not None:
+                    bar.write(line)
+                else:
+                    print(line, flush=True)
         monitored = val_value if vx is not None else loss_value
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(monitored)
@@ -205,6 +215,8 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
                                            vlabels_arg, report)
     finally:
         tracker.finish()
+        if bar is not None:
+            bar.close()
     lr = np.array(lrs) if every_epoch else np.full(len(loss_hist), opt.lr)
     return History(loss_hist, val_hist, lr,
                    {m: np.array(v) for m, v in vals.items()}, tracker.best_epoch)
