@@ -139,7 +139,8 @@ def train(args: argparse.Namespace) -> None:
     loss = "cross_entropy" if task == "classification" else "mse"
     hist = net.fit(xs[tr], ys[tr], loss=loss, optimizer=Adam(net.parameters(), lr=args.lr),
                    epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                   validation_data=(xs[val], ys[val]) if n_val else None, log_every=args.log_every)
+                   validation_data=(xs[val], ys[val]) if n_val else None, log_every=args.log_every,
+                   progress=sys.stderr.isatty())  # a bar for people, not for pipes and logs
     _report(net, prep, x, y, tr, val, hist)
     saving.save(net, args.out, metadata={Preprocessing.KEY: prep.to_json()})
     print(f"saved {args.out}")
