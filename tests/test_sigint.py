@@ -15,6 +15,8 @@ CHILD = textwrap.dedent(r"""
     import json, sys, time
     import numpy as np
     import fastmlp as fm
+    import signal  # a parent started in the background may pass SIGINT on ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     dtype, bs = sys.argv[1], int(sys.argv[2])
     fm.set_num_threads(1)
@@ -94,6 +96,8 @@ CHILD_CALLBACK = textwrap.dedent(r"""
     import sys, time
     import numpy as np
     import fastmlp as fm
+    import signal  # a parent started in the background may pass SIGINT on ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 4)).astype("float32")
