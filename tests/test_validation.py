@@ -463,3 +463,13 @@ def test_bce_targets_have_the_output_shape(rng):
         net.train_step(x, np.ones(5), loss="bce_with_logits")
     with pytest.raises(ValueError, match=shapes("(5, 2)", "(5, 1)")):
         fm.BCEWithLogitsLoss()(net(x), np.ones((5, 1)))
+
+
+@pytest.mark.parametrize("spelling", [">f4", "<f4", ">f8", np.dtype(">f8")])
+def test_a_byte_order_spelling_means_the_native_dtype(spelling, rng):
+    """'>f4' is float32: the model computes natively and fit moves the weights it shows."""
+    net = fm.Sequential(fm.Linear(3, 2, dtype=spelling), dtype=spelling, seed=0)
+    assert net.dtype == np.dtype(np.dtype(spelling).name) and net.dtype.isnative
+    before = net[0].weight.data.copy()
+    net.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), epochs=2)
+    assert not np.array_equal(before, net[0].weight.data)

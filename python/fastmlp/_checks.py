@@ -32,7 +32,9 @@ def model_dtype(dtype: npt.DTypeLike) -> FloatDType:
         dt = None
     if dt is None or dt.name not in DTYPES:
         raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return cast(FloatDType, dt)  # its name says so (NumPy types np.dtype(...) loosely)
+    # The native-order dtype of that name: a model's buffers are what the core reads in
+    # place ('>f4' would otherwise pick the float64 core, which reads a converted copy).
+    return DTYPES[dt.name]
 
 
 def compute_dtype(*arrays: RealArray) -> FloatDType:
