@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Tuple, Union, cast
+from typing import Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
