@@ -1,7 +1,7 @@
 """Plain-text tables of worker results."""
 from targets import ratio, targets_for_row
 from timing import BUSY_CORES
-from workloads import (ACCURACY_EPOCHS, DIGITS_BATCH, DIGITS_N, DIGITS_SIZES,
+from workloads import (ACCURACY_EPOCHS, INFER_ROWS, DIGITS_BATCH, DIGITS_N, DIGITS_SIZES,
                        DIGITS_TRAIN, MLP_BATCH, MLP_SIZES, SEED_N, SEED_SIZES,
                        WIDE_BATCH, WIDE_N, WIDE_SIZES)
 
@@ -107,19 +107,19 @@ def training_table(cfg, title):
     return f"{title}\n" + table(heads, rows)
 
 
-def predict_table(cfg):
+def predict_table(cfg, section="predict", title="One-sample predict latency, x of shape (1, 3)"):
     rows = []
-    for name, r in cfg["predict"].items():
+    for name, r in cfg[section].items():
         if "error" in r:
             rows.append([name, r["error"][:70], "", "", "", ""])
             continue
         rows.append([name, fmt_time(r["median_s"]), _spread(r),
-                     fmt_ratio(ratio(cfg["predict"], "fastmlp net.predict(x)", name)),
-                     targets_for_row("seed", "predict", cfg["threads"], name),
+                     fmt_ratio(ratio(cfg[section], "fastmlp net.predict(x)", name)),
+                     targets_for_row(cfg["workload"], section, cfg["threads"], name),
                      _first_call(r)])
     heads = ["contender", "median/call", "IQR", "x vs predict", "target",
              "1st call (compile)"]
-    return "One-sample predict latency, x of shape (1, 3)\n" + table(heads, rows)
+    return f"{title}\n" + table(heads, rows)
 
 
 def seed_report(cfg):
@@ -134,7 +134,10 @@ def mlp_report(cfg):
     sizes = "-".join(map(str, MLP_SIZES))
     title = (f"Medium MLP training step: {sizes}, batch {MLP_BATCH}, {cfg['loss']}, "
              f"Adam, float32 ({cfg['flops_per_step'] / 1e9:.2f} GFLOP/step)")
-    return "\n\n".join([header(cfg), training_table(cfg, title)])
+    infer = (f"Inference on {INFER_ROWS} rows: {sizes}, float32 "
+             f"({cfg['flops_per_inference'] / 1e9:.2f} GFLOP/call)")
+    return "\n\n".join([header(cfg), training_table(cfg, title),
+                        predict_table(cfg, "infer", infer)])
 
 
 def _accuracy(a):

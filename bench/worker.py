@@ -16,11 +16,12 @@ import time
 from sysload import OtherLoad
 from timing import Failed, measure
 
-FRAMEWORKS = ["fastmlp", "numpy", "torch", "jax", "sklearn"]
+FRAMEWORKS = ["fastmlp", "numpy", "torch", "jax", "sklearn", "onnxruntime"]
 PEERS = {  # workload section -> frameworks that take part, fastmlp first
     "train_seed": ["fastmlp", "numpy", "torch", "jax", "sklearn"],
-    "predict": ["fastmlp", "numpy", "torch", "jax"],
+    "predict": ["fastmlp", "numpy", "torch", "jax", "onnxruntime"],
     "train_mlp": ["fastmlp", "numpy", "torch", "jax"],
+    "infer_mlp": ["fastmlp", "torch", "jax", "onnxruntime"],
     "gemm": ["fastmlp", "numpy", "torch", "jax"],
     "classify": ["fastmlp", "torch", "jax", "sklearn"],
 }
@@ -115,7 +116,13 @@ def run_mlp(peers, repeats, target_s):
     log(f"mlp: training step ({loss})")
     train = measure(contenders(peers, "train_mlp", "train", x, target, params, loss, flops),
                     repeats, target_s, log)
-    return {"train": train, "flops_per_step": flops, "loss": loss}
+    log(f"mlp: inference on {w.INFER_ROWS} rows")
+    xi = w.infer_data()
+    iflops = w.predict_flops(w.MLP_SIZES, w.INFER_ROWS)
+    infer = measure(contenders(peers, "infer_mlp", "predict", xi, params, iflops),
+                    repeats, target_s, log)
+    return {"train": train, "infer": infer, "flops_per_step": flops,
+            "flops_per_inference": iflops, "loss": loss}
 
 
 def held_out_accuracy(peers, x, labels, x_test, y_test, params, batch):
@@ -180,7 +187,8 @@ def cap_threadpools(threads):
 
 # repeats and seconds per repeat for each workload; --quick: 3 and a tenth
 SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15), "classify": (7, 0.4)}
-SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp"], "gemm": ["gemm"],
+SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp", "infer_mlp"],
+            "gemm": ["gemm"],
             "classify": ["classify"]}
 
 

@@ -12,6 +12,7 @@ SEED_N = 200
 # The medium MLP of the issue: MNIST-shaped, batch 256.
 MLP_SIZES = (784, 512, 512, 10)
 MLP_BATCH = 256
+INFER_ROWS = 4096  # batch inference through the medium MLP
 # Classification: scikit-learn's digits (1797 x 64, 10 classes), split into
 # 1440 training samples (45 batches of 32) and 357 held out; and a wider
 # synthetic set. Sample counts are multiples of the batch: no partial batch.
@@ -36,6 +37,10 @@ def mlp_data():
     labels = rng.integers(0, MLP_SIZES[-1], MLP_BATCH)
     onehot = np.eye(MLP_SIZES[-1], dtype=DTYPE)[labels]
     return x, labels, onehot
+
+
+def infer_data():
+    return np.random.default_rng(3).standard_normal((INFER_ROWS, MLP_SIZES[0])).astype(DTYPE)
 
 
 def digits_data():
