@@ -73,3 +73,38 @@ def test_without_onnx_the_error_says_how_to_get_it():
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "fastmlp[onnx]" in out.stdout
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_out", [1, 2])
+def test_sklearn_regressor_exports_its_predict(dtype, n_out, rng):
+    from fastmlp.sklearn import MLPRegressor
+    x = rng.standard_normal((60, 4))
+    y = x[:, :n_out] * 2 + 0.1 if n_out > 1 else x[:, 0] - x[:, 1]
+    est = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=30,
+                       random_state=0, dtype=dtype).fit(x, y)
+    (out,) = _session(to_onnx(est)).run(None, {"x": x.astype(dtype)})
+    assert out.shape == est.predict(x).shape
+    assert_close(out, est.predict(x), dtype)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("labels", [["cat", "dog", "emu"], [3, 7], ["no", "yes"]])
+def test_sklearn_classifier_exports_labels_and_probabilities(labels, rng):
+    from fastmlp.sklearn import MLPClassifier
+    x = rng.standard_normal((90, 3))
+    y = np.array(labels, dtype=object if isinstance(labels[0], str) else None)[
+        (x[:, 0] > 0).astype(int) + (len(labels) > 2) * (x[:, 1] > 0.5).astype(int)]
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=40, random_state=0).fit(x, y)
+    label, proba = _session(to_onnx(est)).run(None, {"x": x.astype(np.float32)})
+    assert list(label) == list(est.predict(x))
+    np.testing.assert_allclose(proba, est.predict_proba(x), rtol=1e-5, atol=1e-6)
+
+
+def test_an_unfitted_estimator_is_refused():
+    from sklearn.exceptions import NotFittedError
+
+    from fastmlp.sklearn import MLPRegressor
+    with pytest.raises(NotFittedError):
+        to_onnx(MLPRegressor())

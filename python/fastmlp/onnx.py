@@ -12,7 +12,7 @@ runs in float32 between two Casts."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Protocol, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ class GraphBuilder:
         self.elem = helper.np_dtype_to_tensor_dtype(dtype)
         self.nodes: List[onnx.NodeProto] = []
         self.initializers: List[onnx.TensorProto] = []
+        self.outputs: List[onnx.ValueInfoProto] = []
         self._count = 0
 
     def _name(self, hint: str) -> str:
@@ -59,12 +60,33 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, self.dtype), name))
         return name
 
-    def labels(self, values: List[str]) -> str:
-        """An initializer holding class labels as strings."""
+    def tensor(self, array: npt.NDArray[np.generic], hint: str) -> str:
+        """An initializer holding array as it is (class labels of any type, shapes)."""
         from onnx import numpy_helper
-        name = self._name("classes")
-        self.initializers.append(numpy_helper.from_array(np.array(values, dtype=object), name))
+        name = self._name(hint)
+        if array.dtype.kind in "USO":
+            array = array.astype(object)  # ONNX strings
+        self.initializers.append(numpy_helper.from_array(array, name))
         return name
+
+    def output(self, name: str, x: str, shape: List[Union[str, int]],
+               elem: Optional[int] = None) -> None:
+        """Makes tensor x the graph output `name` (elem: its ONNX type, else the graph's)."""
+        from onnx import helper
+        self.nodes.append(helper.make_node("Identity", [x], [name]))
+        self.outputs.append(helper.make_tensor_value_info(
+            name, self.elem if elem is None else elem, shape))
+
+    def classifier_outputs(self, logits: str, classes: npt.NDArray[np.generic]) -> None:
+        """Outputs "label" (classes[argmax]) and "probabilities" (softmax) of the logits."""
+        from onnx import helper
+        best = self.op("ArgMax", [logits], axis=1, keepdims=0)
+        label = self.op("Gather", [self.tensor(classes, "classes"), best], axis=0)
+        elem = helper.np_dtype_to_tensor_dtype(np.dtype(object) if classes.dtype.kind in "USO"
+                                               else classes.dtype)
+        self.output("label", label, ["N"], elem)
+        self.output("probabilities", self.op("Softmax", [logits], axis=1),
+                    ["N", len(classes)])
 
     def op(self, op_type: str, inputs: List[str], **attrs: Union[int, float]) -> str:
         """One node; returns the name of its output."""
@@ -93,26 +115,55 @@ class GraphBuilder:
                                  self.op("Mul", [self.op("Log", [u]), ratio])])
 
 
-def _model(model: Union[Sequential, FilePath]) -> Tuple[Sequential, Optional[Preprocessing]]:
-    """The network and, for a file written by `fastmlp train`, its preprocessing."""
-    if isinstance(model, Sequential):
-        return model, None
+class Exportable(Protocol):
+    """A model with a network and its own outputs (the fastmlp scikit-learn estimators)."""
+
+    def onnx_network(self) -> Sequential: ...
+
+    def onnx_outputs(self, g: GraphBuilder, x: str) -> None: ...
+
+
+ModelLike = Union[Sequential, FilePath, Exportable]
+
+
+def _preprocessed(prep: Preprocessing, net: Sequential) -> Exportable:
+    """A model file written by `fastmlp train`: its standardization and labels in the graph."""
+    class FromFile:
+        def onnx_network(self) -> Sequential:
+            return net
+
+        def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
+            if prep.task == "classification":
+                g.classifier_outputs(x, np.array(prep.classes))
+                return
+            if prep.y_std != 1.0 or prep.y_mean != 0.0:
+                x = g.op("Add", [g.op("Mul", [x, g.const(prep.y_std)]), g.const(prep.y_mean)])
+            g.output("y", x, ["N", net.out_features])
+    return FromFile()
+
+
+def to_onnx(model: ModelLike) -> onnx.ModelProto:
+    """The model as an ONNX graph with input "x" [N, in_features] in the model's dtype.
+
+    A Sequential gives output "y" [N, out_features]. A fastmlp scikit-learn regressor gives
+    "y" as its predict() does; a classifier, or a model file written by `fastmlp train` for
+    classification, gives "label" (the original class labels, strings included) and
+    "probabilities". A model file carries its standardization too."""
+    prep: Optional[Preprocessing] = None
     if isinstance(model, (str, os.PathLike)):
-        meta = saving.read_metadata(model)
-        text = meta.get(Preprocessing.KEY)
-        return saving.load(model), None if text is None else Preprocessing.from_json(text)
-    raise TypeError(f"to_onnx expects a fastmlp.Sequential or a model file, "
-                    f"got {type(model).__name__}")
-
-
-def to_onnx(model: Union[Sequential, FilePath]) -> onnx.ModelProto:
-    """The model as an ONNX graph with input "x" [N, in_features]. A Sequential gives output
-    "y"; a model file written by `fastmlp train` carries its standardization, and a
-    classifier's outputs are "label" (its class labels) and "probabilities"."""
-    net, prep = _model(model)
+        text = saving.read_metadata(model).get(Preprocessing.KEY)
+        net = saving.load(model)
+        prep = None if text is None else Preprocessing.from_json(text)
+        head: Optional[Exportable] = None if prep is None else _preprocessed(prep, net)
+    elif isinstance(model, Sequential):
+        net, head = model, None
+    elif hasattr(model, "onnx_network") and hasattr(model, "onnx_outputs"):
+        net, head = model.onnx_network(), model
+    else:
+        raise TypeError(f"to_onnx expects a fastmlp.Sequential, a fastmlp scikit-learn "
+                        f"estimator or a model file, got {type(model).__name__}")
     g = GraphBuilder(net.dtype)
     import onnx
-    from onnx import TensorProto
     from onnx import helper as h
     x = "x"
     if prep is not None and prep.x_mean:
@@ -120,22 +171,13 @@ def to_onnx(model: Union[Sequential, FilePath]) -> onnx.ModelProto:
                          g.const(np.array(prep.x_std), "std")])
     for layer in net:
         x = layer.onnx_nodes(g, x)
-    if prep is not None and prep.task == "classification":
-        k = len(prep.classes)
-        g.nodes.append(h.make_node("Softmax", [x], ["probabilities"], axis=1))
-        labels = g.labels(prep.classes)
-        best = g.op("ArgMax", [x], axis=1, keepdims=0)
-        g.nodes.append(h.make_node("Gather", [labels, best], ["label"], axis=0))
-        outputs = [h.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
-                   h.make_tensor_value_info("probabilities", g.elem, ["N", k])]
+    if head is None:
+        g.output("y", x, ["N", net.out_features])
     else:
-        if prep is not None and (prep.y_std != 1.0 or prep.y_mean != 0.0):
-            x = g.op("Add", [g.op("Mul", [x, g.const(prep.y_std)]), g.const(prep.y_mean)])
-        g.nodes.append(h.make_node("Identity", [x], ["y"]))
-        outputs = [h.make_tensor_value_info("y", g.elem, ["N", net.out_features])]
+        head.onnx_outputs(g, x)
     graph = h.make_graph(g.nodes, "fastmlp",
                          [h.make_tensor_value_info("x", g.elem, ["N", net.in_features])],
-                         outputs, g.initializers)
+                         g.outputs, g.initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)],
                          producer_name="fastmlp")
     proto.ir_version = 8  # what opset 17 came with: readable by older runtimes too
@@ -143,7 +185,7 @@ def to_onnx(model: Union[Sequential, FilePath]) -> onnx.ModelProto:
     return proto
 
 
-def export(model: Union[Sequential, FilePath], path: FilePath) -> None:
+def export(model: ModelLike, path: FilePath) -> None:
     """Writes to_onnx(model) to path."""
     proto = to_onnx(model)
     import onnx

@@ -50,6 +50,7 @@ except ImportError as e:  # validate_data is new in scikit-learn 1.6
 from . import _checks, optim
 from ._checks import FloatArray
 from .nn import Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .onnx import GraphBuilder
 
 if TYPE_CHECKING:
     from sklearn.utils import Tags
@@ -267,6 +268,11 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         return self.model_.predict(validate_data(self, X, reset=False, dtype=self.model_.dtype))
 
+    def onnx_network(self) -> Sequential:
+        """The trained network, for fastmlp.onnx.to_onnx(estimator)."""
+        check_is_fitted(self)
+        return self.model_
+
     # --- pickling (joblib, clone of fitted models): the native objects don't pickle -----
     def __getstate__(self) -> dict[str, object]:
         # mypy #16653: untyped_calls_exclude does not cover calls through super().
@@ -329,6 +335,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
+    def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
+        """ONNX output "y" shaped as predict()'s."""
+        if self.n_outputs_ == 1:
+            g.output("y", g.op("Reshape", [x, g.tensor(np.array([-1], np.int64), "shape")]),
+                     ["N"])
+        else:
+            g.output("y", x, ["N", self.n_outputs_])
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by fastmlp on the cross-entropy.
@@ -386,3 +400,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         logits = self._forward(X)  # first: it raises NotFittedError before classes_ would
         best: npt.NDArray[np.intp] = logits.argmax(axis=1)  # NumPy types argmax(axis) as Any
         return self.classes_[best]
+
+    def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
+        """ONNX outputs "label" (classes_, strings included) and "probabilities"."""
+        g.classifier_outputs(x, np.asarray(self.classes_))
