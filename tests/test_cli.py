@@ -137,3 +137,11 @@ def test_errors_are_one_line_and_status_2(data, tmp_path, case):
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0], run.stderr
+
+
+def test_bench_prints_the_peers_side_by_side(capsys):
+    assert cli.main(["bench", "--repeats", "2", "--seconds", "0.01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {l.split("  ")[0]: l for l in lines[2:]}
+    assert {"fastmlp fit", "NumPy hand-written"} <= set(rows)
+    assert rows["fastmlp fit"].rstrip().endswith("1.00x")

@@ -23,7 +23,7 @@ FLOORS = [
     {"nn"},
     {"saving", "plot", "interop"},
     {"onnx"},
-    {"demo", "sklearn"},
+    {"demo", "sklearn", "quickbench"},
     {"cli"},
     {"__main__"},
     {""},  # the package itself

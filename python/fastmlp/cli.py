@@ -13,7 +13,7 @@ from typing import List, NoReturn, Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
-from . import demo, metrics, onnx, saving
+from . import demo, metrics, onnx, quickbench, saving
 from .nn import LAYER_TYPES, Linear, Sequential
 from .optim import Adam
 from .tabular import (Matrix, Preprocessing, TableError, features, fit_standardization, numeric,
@@ -278,7 +278,15 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a model file as ONNX")
     e.add_argument("model")
     e.add_argument("onnx")
+    b = sub.add_parser("bench", help="a quick comparison with the peers installed here")
+    b.add_argument("--repeats", type=_positive_int, default=7)
+    b.add_argument("--seconds", type=_positive_float, default=0.2, help="per repeat")
     return p
+
+
+def bench(args: argparse.Namespace) -> None:
+    print(quickbench.report(quickbench.measure(quickbench.contenders(), args.repeats,
+                                               args.seconds)))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -291,7 +299,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             demo.run(seed=args.seed, epochs=args.epochs, out_dir=args.out_dir,
                      plot=not args.no_plot)
         else:
-            {"train": train, "predict": predict, "info": info, "export": export}[args.command](args)
+            commands = {"train": train, "predict": predict, "info": info, "export": export,
+                        "bench": bench}
+            commands[args.command](args)
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to say
         return 0
     except (TableError, OSError) as e:
