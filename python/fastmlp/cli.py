@@ -1,4 +1,5 @@
-"""The `fastmlp` command: train, predict, info and export on CSV files, and the seed demo.
+"""The `fastmlp` command: train, predict, info and export on CSV files, a quick bench and the
+seed demo.
 
 Errors in the user's files or arguments print one line on stderr and exit with status 2
 (1 for an internal error), never a traceback."""
@@ -16,8 +17,8 @@ import numpy.typing as npt
 from . import demo, metrics, onnx, quickbench, saving
 from .nn import LAYER_TYPES, Linear, Sequential
 from .optim import Adam
-from .tabular import (Matrix, Preprocessing, TableError, features, fit_standardization, numeric,
-                      read_csv)
+from .tabular import (Matrix, Preprocessing, TableError, features, fit_standardization,
+                      is_number, numeric, read_csv)
 from .training import History
 
 Indices = npt.NDArray[np.intp]
@@ -71,16 +72,9 @@ def _choose_task(target: List[str], asked: Optional[str], name: str) -> str:
 def _class_order(values: List[str]) -> List[str]:
     """Class labels sorted as numbers when they all are, else as strings."""
     unique = sorted(set(values))
-    if all(_number(v) is not None for v in unique):
-        unique.sort(key=lambda v: float(v))
+    if all(is_number(v) for v in unique):
+        unique.sort(key=float)
     return unique
-
-
-def _number(v: str) -> Optional[float]:
-    try:
-        return float(v)
-    except ValueError:
-        return None
 
 
 def _build(sizes: List[int], activation: str, seed: int) -> Sequential:

@@ -64,13 +64,13 @@ def features(table: Dict[str, List[str]], names: List[str]) -> Matrix:
     for n in names:
         col = numeric(table[n], n)
         if col is None:
-            bad = next(v for v in table[n] if not _is_number(v))
+            bad = next(v for v in table[n] if not is_number(v))
             raise TableError(f"feature column {n!r} is not numeric (value {bad!r})")
         cols.append(col)
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 
-def _is_number(v: str) -> bool:
+def is_number(v: str) -> bool:
     try:
         float(v)
         return True
