@@ -35,6 +35,18 @@ namespace fastmlp {
 namespace {
 
 constexpr index_t kStackScratch = 2048;
+// Work (in multiply-adds) above which a call releases the GIL.
+constexpr index_t kReleaseGilWork = 1 << 14;
+
+// f(), with the GIL released when the work pays for giving it up and taking it back.
+template <class F>
+auto releasing_gil_for(index_t work, F&& f) {
+    if (work >= kReleaseGilWork) {
+        py::gil_scoped_release nogil;
+        return f();
+    }
+    return f();
+}
 
 // A core Net plus the NumPy buffers it points into, kept alive together, and
 // the callable that turns any predict() input into a C-ordered matrix of T.
@@ -122,12 +134,7 @@ void bind_net(py::module_& m, const char* name) {
                  T* scratch = need <= kStackScratch ? small : (big.resize(size_t(need)), big.data());
                  const T* xp = x.data();
                  T* yp = y.mutable_data();
-                 if (n * s.params.size() >= kReleaseGilWork) {
-                     py::gil_scoped_release nogil;
-                     s.net.predict(xp, n, yp, scratch);
-                 } else {
-                     s.net.predict(xp, n, yp, scratch);
-                 }
+                 releasing_gil_for(n * s.params.size(), [&] { s.net.predict(xp, n, yp, scratch); });
                  return y;
              },
              "x"_a)
@@ -159,11 +166,9 @@ void bind_net(py::module_& m, const char* name) {
                  // The Python layer leaves this check here: one vectorised pass, no temporaries.
                  require(all_finite(x.data(), x.size()), "x contains NaN or Inf");
                  require(!t.y || all_finite(t.y, n * s.net.out_features()), "y contains NaN or Inf");
-                 if (n * s.params.size() >= kReleaseGilWork) {
-                     py::gil_scoped_release nogil;
+                 return releasing_gil_for(n * s.params.size(), [&] {
                      return s.net.train_step(x.data(), t, n, loss, o.opt, clip);
-                 }
-                 return s.net.train_step(x.data(), t, n, loss, o.opt, clip);
+                 });
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a)
         .def("fit",

@@ -16,9 +16,6 @@ namespace py = pybind11;
 template <class T>
 using carray = py::array_t<T, py::array::c_style>;
 
-// Work (in multiply-adds) above which a call releases the GIL.
-constexpr index_t kReleaseGilWork = 1 << 14;
-
 template <class T>
 T* mutable_data(carray<T>& a, const char* name) {
     if (!a.writeable()) throw std::invalid_argument(std::string(name) + " is read-only");

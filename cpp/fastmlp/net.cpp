@@ -172,8 +172,7 @@ const T* Net<T>::forward(const T* x, index_t n) {
             case LayerKind::activation: act_forward(out, in, n * st.in, st.act); break;
             case LayerKind::dropout:
                 if (training)
-                    dropout_forward(out, in, n * st.in, st.p, dropout_seed,
-                                    draw_ * 65536 + std::uint64_t(st.layer));
+                    dropout_forward(out, in, n * st.in, st.p, dropout_seed, dropout_stream(st));
                 else
                     std::memcpy(out, in, sizeof(T) * size_t(n * st.in));
                 break;
@@ -187,8 +186,8 @@ template <class T>
 void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
     if (!have_forward_) throw ProtocolError("backward() called before forward()");
     const index_t n = n_;
-    T* g = col(ws_cols_ - 2 * maxw_);
-    T* other = col(ws_cols_ - maxw_);
+    T* g = grad_buf(0);
+    T* other = grad_buf(1);
     if (gout != g) std::memcpy(g, gout, sizeof(T) * size_t(n * out_));
     for (size_t s = plan_.size(); s-- > 0;) {
         const Step& st = plan_[s];
@@ -197,8 +196,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
             act_backward(g, g, d.x, d.y, n * st.out, d.act);
         }
         if (st.kind == LayerKind::dropout && dropout_on_)
-            dropout_backward(g, g, n * st.in, st.p, dropout_seed,
-                             draw_ * 65536 + std::uint64_t(st.layer));
+            dropout_backward(g, g, n * st.in, st.p, dropout_seed, dropout_stream(st));
         if (st.kind != LayerKind::linear) continue;
         T* target = s ? other : dx;
         ActGrad<T> prev{};
@@ -216,7 +214,7 @@ template <class T>
 double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
                           Optimizer<T>& opt, double clip_norm) {
     const T* out = forward(x, n);
-    T* g = col(ws_cols_ - 2 * maxw_);
+    T* g = grad_buf(0);
     const double value = loss_forward(loss, out, t, n, out_, g);
     if (!std::isfinite(value)) throw NonFiniteError("loss is " + std::to_string(value));
     backward(g, nullptr, false);

@@ -89,6 +89,12 @@ private:
     void ensure_workspace(index_t n);
     T* col(index_t c) { return ws_.data() + c * cap_; }
     const T* bias(const Step& st) const { return st.b_off >= 0 ? params_ + st.b_off : nullptr; }
+    // The two gradient buffers behind the steps' buffers (k = 0 or 1).
+    T* grad_buf(int k) { return col(ws_cols_ - (2 - k) * maxw_); }
+    // Dropout draw of step st in the current forward: the same mask in backward.
+    std::uint64_t dropout_stream(const Step& st) const {
+        return draw_ * 65536 + std::uint64_t(st.layer);
+    }
     const T* input_of(size_t s) { return s ? col(plan_[s - 1].y_col) : x_; }
     // What act' of step s reads: the activation's input (ReLU's output serves:
     // x > 0 exactly where relu(x) > 0, NaN failing both) and output.

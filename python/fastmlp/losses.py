@@ -9,6 +9,7 @@ import numpy.typing as npt
 from . import _checks, _core
 from ._checks import FloatArray
 
+
 class _Loss:
     kind = _core.LossKind.mse
 
