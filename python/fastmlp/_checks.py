@@ -1,6 +1,7 @@
 """Validation at the boundary: one place that turns user input into what the core expects."""
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Tuple, Union
 
@@ -186,3 +187,12 @@ def target_pair(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> tuple[Float64Ar
     if t.size == 0:
         raise ValueError("y_true is empty")
     return t, p
+
+
+def require_module(module: str, message: str) -> None:
+    """Imports an optional dependency, or raises ImportError with `message` (what needs it
+    and how to install it)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(message) from e

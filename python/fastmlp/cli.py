@@ -23,9 +23,9 @@ from .training import History
 
 Indices = npt.NDArray[np.intp]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "softplus")
 _ACTIVATION_LAYERS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU",
                       "silu": "SiLU", "leaky_relu": "LeakyReLU", "softplus": "Softplus"}
+ACTIVATIONS = tuple(_ACTIVATION_LAYERS)
 # An integer target with at most this many distinct values is taken as class labels.
 _MAX_INTEGER_CLASSES = 10
 

@@ -11,24 +11,20 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from . import _checks
 from .nn import LAYER_TYPES, Layer, Linear, Sequential
 
 if TYPE_CHECKING:
     import torch
 
-
-def _require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as e:
-        raise ImportError("fastmlp.interop needs PyTorch: pip install torch") from e
+_NEEDS_TORCH = "fastmlp.interop needs PyTorch: pip install torch"
 
 
 def to_torch(net: Sequential) -> torch.nn.Sequential:
     """A torch.nn.Sequential computing what `net` computes, with copies of its weights."""
     if not isinstance(net, Sequential):
         raise TypeError(f"to_torch expects a fastmlp.Sequential, got {type(net).__name__}")
-    _require_torch()
+    _checks.require_module("torch", _NEEDS_TORCH)
     import torch
     dtype = getattr(torch, net.dtype.name)
     modules = []
@@ -75,7 +71,7 @@ def _layer_from(m: torch.nn.Module, dtype: str) -> Layer:
 
 def from_torch(module: torch.nn.Sequential) -> Sequential:
     """A fastmlp Sequential with copies of a torch.nn.Sequential's layers and weights."""
-    _require_torch()
+    _checks.require_module("torch", _NEEDS_TORCH)
     import torch
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"from_torch expects a torch.nn.Sequential, got {type(module).__name__}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, List, Optional, Protocol, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import saving
+from . import _checks, saving
 from ._checks import FilePath, FloatArray
 from .nn import Sequential
 from .tabular import Preprocessing
@@ -28,18 +28,12 @@ if TYPE_CHECKING:
 OPSET = 17
 
 
-def _require_onnx() -> None:
-    try:
-        import onnx  # noqa: F401
-    except ImportError as e:
-        raise ImportError("ONNX export needs the onnx package: pip install 'fastmlp[onnx]'") from e
-
-
 class GraphBuilder:
     """Collects the nodes and initializers of one graph computing in `dtype`."""
 
     def __init__(self, dtype: np.dtype[Union[np.float32, np.float64]]):
-        _require_onnx()
+        _checks.require_module(
+            "onnx", "ONNX export needs the onnx package: pip install 'fastmlp[onnx]'")
         from onnx import helper
         self.dtype = dtype
         self.elem = helper.np_dtype_to_tensor_dtype(dtype)

@@ -17,10 +17,8 @@ if TYPE_CHECKING:
 
 def _use_agg() -> None:
     """Matplotlib on the Agg backend, before pyplot is imported."""
-    try:
-        import matplotlib
-    except ImportError as e:
-        raise ImportError("plots need matplotlib: pip install 'fastmlp[plot]'") from e
+    _checks.require_module("matplotlib", "plots need matplotlib: pip install 'fastmlp[plot]'")
+    import matplotlib
     matplotlib.use("Agg")
 
 

@@ -7,18 +7,12 @@ from __future__ import annotations
 import os
 from typing import Mapping, Optional
 
-from . import nn
+from . import _checks, nn
 from ._checks import FilePath
 
 _FORMAT = "fastmlp.Sequential/1"
 _RESERVED = ("format", "dtype", "layers")
-
-
-def _require_safetensors() -> None:
-    try:
-        import safetensors.numpy  # noqa: F401
-    except ImportError as e:
-        raise ImportError("saving models needs safetensors: pip install 'fastmlp[io]'") from e
+_NEEDS_SAFETENSORS = "saving models needs safetensors: pip install 'fastmlp[io]'"
 
 
 def save(model: nn.Sequential, path: FilePath,
@@ -34,13 +28,13 @@ def save(model: nn.Sequential, path: FilePath,
     import json
     layers = [{"type": type(l).__name__, **l.config()} for l in model]
     meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers), **extra}
-    _require_safetensors()
+    _checks.require_module("safetensors.numpy", _NEEDS_SAFETENSORS)
     from safetensors.numpy import save_file
     save_file(model.state_dict(), str(path), metadata=meta)
 
 
 def _header(path: FilePath) -> dict[str, str]:
-    _require_safetensors()
+    _checks.require_module("safetensors.numpy", _NEEDS_SAFETENSORS)
     from safetensors import safe_open
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
