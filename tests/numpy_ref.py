@@ -172,6 +172,14 @@ def bce_with_logits(logits, y, reduction="mean"):
     return _reduce(value, grad, reduction, z.size)
 
 
+def poisson_nll(log_rate, y, reduction="mean"):
+    """torch's PoissonNLLLoss(log_input=True, full=False)."""
+    z = log_rate.astype(np.float64)
+    value = np.exp(z) - y.astype(np.float64) * z
+    grad = np.exp(log_rate) - y
+    return _reduce(value, grad, reduction, z.size)
+
+
 def log_softmax(z):
     m = z.max(axis=1, keepdims=True)
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
@@ -191,7 +199,7 @@ def cross_entropy(logits, labels, reduction="mean"):
 
 
 LOSSES = {"mse": mse, "l1": l1, "huber": huber, "bce_with_logits": bce_with_logits,
-          "cross_entropy": cross_entropy}
+          "cross_entropy": cross_entropy, "poisson_nll": poisson_nll}
 
 
 def loss(name, pred, y, reduction="mean", **kw):

@@ -13,7 +13,7 @@ def test_enum_names_are_the_core_kinds():
     assert set(_core.Act.__members__) == {"identity", "relu", "leaky_relu", "tanh", "sigmoid",
                                           "gelu", "gelu_tanh", "silu", "softplus"}
     assert set(_core.LossKind.__members__) == {"mse", "l1", "huber", "bce_with_logits",
-                                               "cross_entropy"}
+                                               "cross_entropy", "poisson_nll"}
     assert set(_core.OptKind.__members__) == {"sgd", "adam", "adamw", "rmsprop"}
     assert set(_core.LayerKind.__members__) == {"linear", "activation", "dropout"}
 
@@ -38,7 +38,7 @@ UNKNOWN_KINDS = {
         [_core.LayerSpec(_core.LayerKind.linear, 3, 2),
          _core.LayerSpec(_core.LayerKind.activation, act=_core.ActSpec(_core.Act(9)))],
         3, np.zeros(8, np.float32), np.zeros(8, np.float32), lambda x: x),
-    "loss": lambda: _core.loss_f32(X, X, None, _core.LossSpec(_core.LossKind(5)), False),
+    "loss": lambda: _core.loss_f32(X, X, None, _core.LossSpec(_core.LossKind(99)), False),
     "optimizer update": lambda: _core.optim_update_f32(_opt_spec(_core.OptKind(4)), 1, X,
                                                        X.copy(), []),
     "optimizer": lambda: _core.Optimizer_f32(_opt_spec(_core.OptKind(4)), [(X, X.copy())], []),

@@ -16,6 +16,8 @@ REGRESSION = {
 
 
 def _targets(rng, kind, shape, dtype):
+    if kind == "poisson_nll":
+        return rng.poisson(2.0, shape).astype(dtype)
     if kind == "bce_with_logits":
         return rng.uniform(0, 1, shape).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
@@ -23,11 +25,13 @@ def _targets(rng, kind, shape, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("name", sorted(REGRESSION) + ["bce_with_logits"])
+@pytest.mark.parametrize("name", sorted(REGRESSION) + ["bce_with_logits", "poisson_nll"])
 @pytest.mark.parametrize("shape", [(1, 1), (7, 1), (17, 3), (257, 2), (5,)])
 def test_elementwise_losses(rng, dtype, reduction, name, shape):
     if name == "bce_with_logits":
         make, kw, kind = (lambda red: fm.BCEWithLogitsLoss(reduction=red)), {}, name
+    elif name == "poisson_nll":
+        make, kw, kind = (lambda red: fm.PoissonNLLLoss(reduction=red)), {}, name
     else:
         (make, kw), kind = REGRESSION[name], name.split("_")[0]
     p = (rng.standard_normal(shape) * 2).astype(dtype)

@@ -5,6 +5,7 @@
 #include <pybind11/typing.h>
 
 #include "fastmlp/fit.h"
+#include "fastmlp/lbfgs.h"
 #include "fastmlp/net.h"
 #include "support.h"
 
@@ -70,6 +71,8 @@ using opt_labels = std::optional<carray<std::int64_t>>;
 
 // Called when a fit reports: (epoch, loss, validation loss) -> keep training.
 using ReportFn = py::typing::Callable<bool(index_t, double, double)>;
+// Called after each L-BFGS iteration: (iteration, objective) -> keep going.
+using IterFn = py::typing::Callable<bool(index_t, double)>;
 
 template <class T>
 Targets<T> targets_of(const opt_array<T>& y, const opt_labels& labels,
@@ -160,17 +163,19 @@ void bind_net(py::module_& m, const char* name) {
              "grad"_a)
         .def("train_step",
              [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
-                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, double clip) {
+                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, double clip,
+                double l2) {
                  const Targets<T> t = targets_of<T>(y, labels, w);
                  const index_t n = x.shape(0);
                  // The Python layer leaves this check here: one vectorised pass, no temporaries.
                  require(all_finite(x.data(), x.size()), "x contains NaN or Inf");
                  require(!t.y || all_finite(t.y, n * s.net.out_features()), "y contains NaN or Inf");
                  return releasing_gil_for(n * s.params.size(), [&] {
-                     return s.net.train_step(x.data(), t, n, loss, o.opt, clip);
+                     return s.net.train_step(x.data(), t, n, loss, o.opt, clip, l2).value;
                  });
              },
-             "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a)
+             "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a,
+             "weight_l2"_a)
         .def("fit",
              [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
                 const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, FitOptions opts,
@@ -191,11 +196,31 @@ void bind_net(py::module_& m, const char* name) {
                  }
                  std::optional<py::array_t<double>> vl;
                  if (vx) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
-                 return py::make_tuple(py::array_t<double>(r.loss.size(), r.loss.data()), vl);
+                 return py::make_tuple(py::array_t<double>(r.loss.size(), r.loss.data()),
+                                       py::array_t<double>(r.penalty.size(), r.penalty.data()),
+                                       vl);
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "options"_a,
              "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a,
-             "The native training loop: (loss per epoch, validation loss per epoch or None).");
+             "The native training loop: (loss per epoch, its weight-L2 part, validation loss per "
+             "epoch or None).")
+        .def("fit_lbfgs",
+             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
+                const opt_array<T>& w, LossSpec loss, double l2, LbfgsOptions opts,
+                const std::optional<IterFn>& on_iter) {
+                 const Dataset<T> data{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
+                 LbfgsHook hook = [&](index_t it, double f) {
+                     py::gil_scoped_acquire gil;
+                     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                     return !on_iter || (*on_iter)(it, f).cast<bool>();
+                 };
+                 py::gil_scoped_release nogil;
+                 return fit_lbfgs(s.net, loss, data, l2, opts, hook);
+             },
+             "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "weight_l2"_a, "options"_a,
+             "on_iter"_a,
+             "Full-batch L-BFGS on (x, targets); on_iter(iteration, objective) after each "
+             "iteration, False stops.");
 }
 
 }  // namespace

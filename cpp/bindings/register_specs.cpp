@@ -4,6 +4,7 @@
 #include <pybind11/typing.h>
 
 #include "fastmlp/fit.h"
+#include "fastmlp/lbfgs.h"
 #include "fastmlp/net.h"
 #include "support.h"
 
@@ -30,7 +31,8 @@ void register_specs(py::module_& m) {
         .value("l1", LossKind::l1)
         .value("huber", LossKind::huber)
         .value("bce_with_logits", LossKind::bce_with_logits)
-        .value("cross_entropy", LossKind::cross_entropy);
+        .value("cross_entropy", LossKind::cross_entropy)
+        .value("poisson_nll", LossKind::poisson_nll);
     py::enum_<OptKind>(m, "OptKind")
         .value("sgd", OptKind::sgd)
         .value("adam", OptKind::adam)
@@ -104,7 +106,25 @@ void register_specs(py::module_& m) {
         .def_readwrite("shuffle", &FitOptions::shuffle)
         .def_readwrite("seed", &FitOptions::seed)
         .def_readwrite("report_every", &FitOptions::report_every)
-        .def_readwrite("clip_norm", &FitOptions::clip_norm);
+        .def_readwrite("clip_norm", &FitOptions::clip_norm)
+        .def_readwrite("l2", &FitOptions::l2);
+
+    py::class_<LbfgsOptions>(m, "LbfgsOptions")
+        .def(py::init<>())
+        .def_readwrite("max_iter", &LbfgsOptions::max_iter)
+        .def_readwrite("max_fun", &LbfgsOptions::max_fun)
+        .def_readwrite("gtol", &LbfgsOptions::gtol)
+        .def_readwrite("ftol", &LbfgsOptions::ftol)
+        .def_readwrite("history", &LbfgsOptions::history)
+        .def_readwrite("max_ls", &LbfgsOptions::max_ls);
+    py::class_<LbfgsResult>(m, "LbfgsResult")
+        .def_readonly("f", &LbfgsResult::f)
+        .def_readonly("n_iter", &LbfgsResult::n_iter)
+        .def_readonly("n_fun", &LbfgsResult::n_fun)
+        .def_property_readonly("status", [](const LbfgsResult& r) { return int(r.status); },
+                               "0 converged, 1 an iteration or evaluation limit, 2 the line "
+                               "search failed (scipy's status codes)")
+        .def_readonly("message", &LbfgsResult::message);
 }
 
 }  // namespace fastmlp

@@ -34,13 +34,6 @@ Targets<T> gather(const Dataset<T>& d, index_t in, index_t out, const index_t* i
             d.t.w ? bt.w.data() : nullptr};
 }
 
-// Rows [start, start + b) of the targets, in place.
-template <class T>
-Targets<T> slice(const Targets<T>& t, index_t start, index_t out) {
-    return {t.y ? t.y + start * out : nullptr, t.labels ? t.labels + start : nullptr,
-            t.w ? t.w + start : nullptr};
-}
-
 }  // namespace
 
 template <class T>
@@ -69,19 +62,20 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         if (o.shuffle)
             for (index_t i = n - 1; i > 0; --i)
                 std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
-        double total = 0.0, seen = 0.0;  // seen: samples, or their weights
+        double total = 0.0, penalty = 0.0, seen = 0.0;  // seen: samples, or their weights
         for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
             const index_t b = std::min(bs, n - start);
             const T* x = o.shuffle ? batch.x.data() : train.x + start * in;
             const Targets<T> t = o.shuffle
                                      ? gather(train, in, out, order.data() + start, b, batch)
-                                     : slice(train.t, start, out);
+                                     : rows_of(train.t, start, out);
             try {
-                const double l = net.train_step(x, t, b, loss, opt, o.clip_norm);
+                const StepLoss l = net.train_step(x, t, b, loss, opt, o.clip_norm, o.l2);
                 // The epoch's loss is the (weighted) per-sample mean over all batches.
                 double weight = double(b);
                 if (t.w && loss.mean) weight = std::accumulate(t.w, t.w + b, 0.0);
-                total += loss.mean ? l * weight : l;
+                total += loss.mean ? l.value * weight : l.value;
+                penalty += loss.mean ? l.penalty * weight : l.penalty;
                 seen += weight;
             } catch (const NonFiniteError& err) {
                 throw NonFiniteError(std::string(err.what()) + " at epoch " + std::to_string(e) +
@@ -93,6 +87,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
             }
         }
         res.loss.push_back(seen > 0.0 ? total / seen : 0.0);
+        res.penalty.push_back(seen > 0.0 ? penalty / seen : 0.0);
         if (val) {
             net.predict(val->x, val->n, vpred.data(), scratch.data());
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,

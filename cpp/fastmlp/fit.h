@@ -14,6 +14,13 @@ struct Dataset {
     index_t n = 0;
 };
 
+// Rows [start, ...) of the targets (out values per row), in place.
+template <class T>
+Targets<T> rows_of(const Targets<T>& t, index_t start, index_t out) {
+    return {t.y ? t.y + start * out : nullptr, t.labels ? t.labels + start : nullptr,
+            t.w ? t.w + start : nullptr};
+}
+
 struct FitOptions {
     index_t epochs = 1;
     index_t batch_size = 0;  // 0: full batch
@@ -21,11 +28,14 @@ struct FitOptions {
     std::uint64_t seed = 0;
     index_t report_every = 0;  // epochs between reporting hook calls; 0: never
     double clip_norm = 0.0;
+    double l2 = 0.0;  // Net::loss_grad's weight penalty
     double poll_seconds = 0.05;  // how often the hook may check for signals
 };
 
+// Per epoch: the training loss (its weight penalty included, and also given
+// apart) and the validation loss (no penalty).
 struct FitResult {
-    std::vector<double> loss, val_loss;
+    std::vector<double> loss, penalty, val_loss;
 };
 
 // Called on the calling thread between steps: with report=false at most every

@@ -35,6 +35,11 @@ inline double pointwise(const LossSpec& s, T p, T y, T* g) {
             *g = T(1) / (T(1) + std::exp(-p)) - y;
             return std::max(pd, 0.0) - pd * yd + std::log1p(std::exp(-std::abs(pd)));
         }
+        case LossKind::poisson_nll: {
+            const double e = std::exp(double(p));
+            *g = T(e) - y;
+            return e - double(y) * double(p);
+        }
         case LossKind::cross_entropy: break;
     }
     *g = T(0);
@@ -104,7 +109,8 @@ void check_loss(const LossSpec& s) {
         case LossKind::mse:
         case LossKind::l1:
         case LossKind::bce_with_logits:
-        case LossKind::cross_entropy: return;
+        case LossKind::cross_entropy:
+        case LossKind::poisson_nll: return;
         case LossKind::huber:
             require(s.delta > 0.0, "huber loss: delta must be positive");
             return;
@@ -113,18 +119,24 @@ void check_loss(const LossSpec& s) {
 }
 
 template <class T>
-double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
-                    T* grad) {
-    check_loss(spec);
-    if (n <= 0 || d <= 0) throw std::invalid_argument("loss: empty input");
-    const index_t per_sample = spec.kind == LossKind::cross_entropy ? 1 : d;
+double loss_denominator(const LossSpec& spec, Targets<T> t, index_t n, index_t d) {
+    if (!spec.mean) return 1.0;
     double weight = double(n);
     if (t.w) {
         weight = 0.0;
         for (index_t i = 0; i < n; ++i) weight += double(t.w[i]);
     }
     // A batch whose weights are all zero contributes nothing (not 0/0).
-    const double denom = spec.mean && weight > 0.0 ? weight * double(per_sample) : 1.0;
+    if (weight <= 0.0) return 1.0;
+    return weight * double(spec.kind == LossKind::cross_entropy ? 1 : d);
+}
+
+template <class T>
+double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
+                    T* grad) {
+    check_loss(spec);
+    if (n <= 0 || d <= 0) throw std::invalid_argument("loss: empty input");
+    const double denom = loss_denominator(spec, t, n, d);
     const T scale = T(1.0 / denom);
     if (spec.kind == LossKind::cross_entropy)
         return cross_entropy(pred, t.labels, t.w, n, d, grad, scale) / denom;
@@ -154,6 +166,8 @@ void log_softmax_forward(T* out, const T* z, index_t n, index_t d) {
     }
 }
 
+template double loss_denominator<float>(const LossSpec&, Targets<float>, index_t, index_t);
+template double loss_denominator<double>(const LossSpec&, Targets<double>, index_t, index_t);
 template void log_softmax_forward<float>(float*, const float*, index_t, index_t);
 template void log_softmax_forward<double>(double*, const double*, index_t, index_t);
 template double loss_forward<float>(const LossSpec&, const float*, Targets<float>, index_t,

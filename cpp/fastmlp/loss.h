@@ -4,7 +4,14 @@
 
 namespace fastmlp {
 
-enum class LossKind : int { mse = 0, l1 = 1, huber = 2, bce_with_logits = 3, cross_entropy = 4 };
+enum class LossKind : int {
+    mse = 0,
+    l1 = 1,
+    huber = 2,
+    bce_with_logits = 3,
+    cross_entropy = 4,
+    poisson_nll = 5,  // torch's PoissonNLLLoss(log_input=True): exp(p) - y * p
+};
 
 struct LossSpec {
     LossKind kind = LossKind::mse;
@@ -29,6 +36,11 @@ struct Targets {
 template <class T>
 double loss_forward(const LossSpec& spec, const T* pred, Targets<T> t, index_t n, index_t d,
                     T* grad);
+
+// What a "mean" reduction divides the summed loss by: the samples' count (or
+// weight) times the values per sample; 1 for "sum" or an all-zero-weight batch.
+template <class T>
+double loss_denominator(const LossSpec& spec, Targets<T> t, index_t n, index_t d);
 
 // out[n x d] = log_softmax of each row of z (max-shifted: stable for any logits).
 template <class T>

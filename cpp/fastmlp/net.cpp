@@ -211,13 +211,42 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
 }
 
 template <class T>
-double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
-                          Optimizer<T>& opt, double clip_norm) {
+double Net<T>::weight_penalty(double coef) {
+    double sum = 0.0;
+    for (const Step& st : plan_) {
+        if (st.kind != LayerKind::linear) continue;
+        const T* w = params_ + st.w_off;
+        T* g = grads_ + st.w_off;
+        const T c = T(coef);
+        for (index_t i = 0, count = st.in * st.out; i < count; ++i) {
+            sum += double(w[i]) * double(w[i]);
+            if (coef != 0.0) g[i] += c * w[i];
+        }
+    }
+    return 0.5 * sum;
+}
+
+template <class T>
+StepLoss Net<T>::loss_grad(const T* x, Targets<T> t, index_t n, const LossSpec& loss, double l2,
+                           bool accumulate) {
     const T* out = forward(x, n);
     T* g = grad_buf(0);
-    const double value = loss_forward(loss, out, t, n, out_, g);
-    if (!std::isfinite(value)) throw NonFiniteError("loss is " + std::to_string(value));
-    backward(g, nullptr, false);
+    StepLoss r;
+    r.value = loss_forward(loss, out, t, n, out_, g);
+    if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
+    backward(g, nullptr, accumulate);
+    if (l2 != 0.0) {
+        const double coef = l2 / loss_denominator(loss, t, n, out_);
+        r.penalty = coef * weight_penalty(coef);
+        r.value += r.penalty;
+    }
+    return r;
+}
+
+template <class T>
+StepLoss Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
+                            Optimizer<T>& opt, double clip_norm, double l2) {
+    const StepLoss r = loss_grad(x, t, n, loss, l2);
     if (clip_norm > 0.0) {
         // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if below 1.
         const double c = clip_norm / (grad_norm(opt.spans) + 1e-6);
@@ -233,7 +262,7 @@ double Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& l
                                  ? "update made a weight non-finite (learning rate too large?)"
                                  : "gradient is not finite");
     }
-    return value;
+    return r;
 }
 
 template class Net<float>;

@@ -39,6 +39,11 @@ std::vector<ParamInfo> param_layout(const std::vector<LayerSpec>& layers);
 // Values in the flat buffers of that layout.
 index_t param_count(const std::vector<LayerSpec>& layers);
 
+// One step's loss: `value` includes `penalty`, its weight-L2 part.
+struct StepLoss {
+    double value = 0.0, penalty = 0.0;
+};
+
 template <class T>
 class Net {
 public:
@@ -58,9 +63,23 @@ public:
     // Backpropagates gout (n x out, consumed). accumulate=false overwrites the gradients
     // instead of adding to them. dx (n x in) is written when non-null.
     void backward(const T* gout, T* dx, bool accumulate);
-    // zero_grad, forward, loss, backward, optimizer step; returns the loss before the update.
-    double train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss, Optimizer<T>& opt,
-                      double clip_norm = 0.0);
+    // Overwrites the gradients with those of loss + l2 / 2 * sum(W^2) / denom, where W
+    // runs over the Linear weights (not the biases) and denom is what the loss's mean
+    // divides by (loss_denominator): the penalty joins the summed loss, as
+    // scikit-learn's alpha does. Returns that objective before any update.
+    // accumulate=true adds to the gradients instead (a batch in parts).
+    StepLoss loss_grad(const T* x, Targets<T> t, index_t n, const LossSpec& loss, double l2 = 0.0,
+                       bool accumulate = false);
+    // loss_grad, gradient clipping, optimizer step; returns the loss before the update.
+    StepLoss train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
+                        Optimizer<T>& opt, double clip_norm = 0.0, double l2 = 0.0);
+    // sum(W^2) / 2 over the Linear weights; a nonzero coef also adds coef * W to their
+    // gradients.
+    double weight_penalty(double coef);
+
+    T* params() { return params_; }
+    T* grads() { return grads_; }
+    index_t param_count() const { return n_params_; }
 
     bool training = true;
     std::uint64_t dropout_seed = 0;

@@ -13,13 +13,14 @@ from . import _checks, _core, functional, init, metrics, optim, plot
 from ._version import __version__
 from ._core import get_num_threads
 from .linear_model import LinearRegression
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
+from .losses import (BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                     PoissonNLLLoss)
 from .nn import (GELU, Dropout, Identity, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid,
                  SiLU, Softplus, Tanh)
 from .optim import lr_scheduler
 from .params import Parameter
 from .saving import load, save
-from .training import History
+from .training import History, LbfgsResult
 
 
 def set_num_threads(n: int) -> None:
@@ -36,8 +37,8 @@ def build_info() -> dict[str, str | bool | int | list[str]]:
 
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "GELU", "History", "HuberLoss",
-    "Identity", "L1Loss", "LeakyReLU", "Linear", "LinearRegression", "MSELoss", "Module",
-    "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
+    "Identity", "L1Loss", "LbfgsResult", "LeakyReLU", "Linear", "LinearRegression", "MSELoss",
+    "Module", "Parameter", "PoissonNLLLoss", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "build_info",
     "functional", "get_num_threads", "init", "load", "lr_scheduler", "metrics", "optim", "plot",
     "save", "set_num_threads",
 ]

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Act', 'ActSpec', 'FitOptions', 'LayerKind', 'LayerSpec', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
+__all__: list[str] = ['Act', 'ActSpec', 'FitOptions', 'LayerKind', 'LayerSpec', 'LbfgsOptions', 'LbfgsResult', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
 class LayerKind:
     """
     Members:
@@ -134,6 +134,8 @@ class LossKind:
       bce_with_logits
     
       cross_entropy
+    
+      poisson_nll
     """
     __members__: typing.ClassVar[dict[str, LossKind]]
     bce_with_logits: typing.ClassVar[LossKind]
@@ -141,6 +143,7 @@ class LossKind:
     huber: typing.ClassVar[LossKind]
     l1: typing.ClassVar[LossKind]
     mse: typing.ClassVar[LossKind]
+    poisson_nll: typing.ClassVar[LossKind]
     @typing.overload
     def __eq__(self, other: LossKind) -> bool:
         ...
@@ -376,6 +379,12 @@ class FitOptions:
     def epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def l2(self) -> float:
+        ...
+    @l2.setter
+    def l2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def report_every(self) -> int:
         ...
     @report_every.setter
@@ -387,6 +396,63 @@ class FitOptions:
     @seed.setter
     def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class LbfgsOptions:
+    def __init__(self) -> None:
+        ...
+    @property
+    def ftol(self) -> float:
+        ...
+    @ftol.setter
+    def ftol(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def gtol(self) -> float:
+        ...
+    @gtol.setter
+    def gtol(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def history(self) -> int:
+        ...
+    @history.setter
+    def history(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_fun(self) -> int:
+        ...
+    @max_fun.setter
+    def max_fun(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_iter(self) -> int:
+        ...
+    @max_iter.setter
+    def max_iter(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_ls(self) -> int:
+        ...
+    @max_ls.setter
+    def max_ls(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class LbfgsResult:
+    @property
+    def f(self) -> float:
+        ...
+    @property
+    def message(self) -> str:
+        ...
+    @property
+    def n_fun(self) -> int:
+        ...
+    @property
+    def n_iter(self) -> int:
+        ...
+    @property
+    def status(self) -> int:
+        """
+        0 converged, 1 an iteration or evaluation limit, 2 the line search failed (scipy's status codes)
+        """
 class Optimizer_f32:
     def __init__(self, spec: OptSpec, params: collections.abc.Sequence[tuple[typing.Annotated[numpy.typing.ArrayLike, numpy.float32], typing.Annotated[numpy.typing.ArrayLike, numpy.float32]]], states: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]]) -> None:
         ...
@@ -433,15 +499,19 @@ class Net_f32:
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
-        The native training loop: (loss per epoch, validation loss per epoch or None).
+        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None).
+        """
+    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
+        """
+        Full-batch L-BFGS on (x, targets); on_iter(iteration, objective) after each iteration, False stops.
         """
     def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def predict(self, x: numpy.typing.ArrayLike) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
         ...
     @property
     def batch(self) -> int:
@@ -460,15 +530,19 @@ class Net_f64:
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
-        The native training loop: (loss per epoch, validation loss per epoch or None).
+        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None).
+        """
+    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
+        """
+        Full-batch L-BFGS on (x, targets); on_iter(iteration, objective) after each iteration, False stops.
         """
     def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def predict(self, x: numpy.typing.ArrayLike) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
         ...
     @property
     def batch(self) -> int:

@@ -84,8 +84,14 @@ class CrossEntropyLoss(_Loss):
     kind = _core.LossKind.cross_entropy
 
 
+class PoissonNLLLoss(_Loss):
+    """torch.nn.PoissonNLLLoss(log_input=True, full=False): exp(pred) - target * pred, the
+    prediction being the log of the Poisson rate."""
+    kind = _core.LossKind.poisson_nll
+
+
 _BY_NAME = {c.kind.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss,
-                                      CrossEntropyLoss)}
+                                      CrossEntropyLoss, PoissonNLLLoss)}
 
 
 # What train_step and fit take as `loss`: a loss object or its name.

@@ -440,9 +440,14 @@ class Sequential(Module):
 
     def train_step(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
                    optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
-                   sample_weight: npt.ArrayLike | None = None) -> float:
+                   sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0) -> float:
         """zero_grad, forward, loss, backward and optimizer step in one native call;
-        returns the loss before the update."""
+        returns the loss before the update.
+
+        weight_l2: an L2 penalty on the Linear weights (not the biases), added to the
+        summed loss before the mean divides it, as scikit-learn's alpha: the loss becomes
+        mean + weight_l2 / 2 * sum(W**2) / (samples, or their weights, times the values
+        per sample); the returned loss includes it."""
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
                                        self.dtype, labels, finite=False)
@@ -451,12 +456,13 @@ class Sequential(Module):
         self._has_forward = True
         y_arg, labels_arg = (None, ya) if labels else (ya, None)
         clip = float(clip_grad_norm)
+        l2 = _checks.non_negative(weight_l2, "weight_l2")
         # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
         if isinstance(self._impl, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
-            return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip)
+            return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
         assert isinstance(native, _core.Optimizer_f64)
-        return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip)
+        return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
 
     def fit(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
             optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
@@ -467,11 +473,26 @@ class Sequential(Module):
         """Runs the whole training loop natively with the GIL released; returns a History.
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
-        restore_best_weights, metrics, clip_grad_norm, progress (True: a tqdm bar, or log
-        lines on stderr without tqdm; see fastmlp.training.fit)."""
+        restore_best_weights, metrics, clip_grad_norm, weight_l2 (as train_step's),
+        progress (True: a tqdm bar, or log lines on stderr without tqdm; see
+        fastmlp.training.fit)."""
         return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)
+
+    def fit_lbfgs(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+                  max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
+                  weight_l2: float = 0.0, sample_weight: npt.ArrayLike | None = None,
+                  callback: training.LbfgsCallback | None = None) -> training.LbfgsResult:
+        """Full-batch L-BFGS, natively with the GIL released (scipy's L-BFGS-B rules).
+
+        Minimises train_step's objective (the mean loss plus the weight_l2 penalty) over
+        all of (x, y). Stops after max_iter iterations, or once max_fun evaluations are
+        passed, or when every gradient entry is at most tol in size, or when an iteration
+        lowers the objective by at most 2.2e-9 relative. callback(iteration, objective)
+        runs after each iteration; returning False stops. Returns the run's LbfgsResult."""
+        return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
+                                  weight_l2, sample_weight, callback)
 
 
 # Every layer class by name: the names (and constructor arguments) are torch.nn's, which

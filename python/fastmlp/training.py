@@ -20,6 +20,9 @@ _METRICS = ("accuracy", "mse", "mae", "r2")
 CoreNet = Union[_core.Net_f32, _core.Net_f64]
 # fit(callback=...): called as callback(epoch, loss) every log_every epochs.
 Callback = Callable[[int, float], object]
+# fit_lbfgs(callback=...): callback(iteration, objective) after each iteration; a False
+# return stops (None goes on).
+LbfgsCallback = Callable[[int, float], Union[bool, None]]
 ValidationData = Tuple[npt.ArrayLike, npt.ArrayLike]
 
 
@@ -33,6 +36,7 @@ class FitExtras(TypedDict, total=False):
     restore_best_weights: bool
     metrics: Iterable[str]
     clip_grad_norm: float
+    weight_l2: float
     progress: bool
 
 
@@ -49,14 +53,16 @@ class _Model(Protocol):
 
 
 class History:
-    """What fit() measured, one value per epoch: loss, val_loss, lr, val_metrics."""
+    """What fit() measured, one value per epoch: loss, val_loss, lr, val_metrics, and
+    penalty, the weight_l2 part of loss (zeros without weight_l2)."""
 
     def __init__(self, loss: Float64Array, val_loss: Float64Array | None,
                  lr: Float64Array, val_metrics: dict[str, Float64Array],
-                 best_epoch: int | None = None) -> None:
+                 best_epoch: int | None = None, penalty: Float64Array | None = None) -> None:
         self.loss, self.val_loss, self.lr = loss, val_loss, lr
         self.val_metrics = val_metrics
         self.best_epoch = best_epoch
+        self.penalty = np.zeros_like(loss) if penalty is None else penalty
 
     @property
     def epochs(self) -> int:
@@ -110,7 +116,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         validation_split: float | None = None, sample_weight: npt.ArrayLike | None = None,
         scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
         min_delta: float = 0.0, restore_best_weights: bool = False,
-        metrics: Iterable[str] = (), clip_grad_norm: float = 0.0,
+        metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
         progress: bool = False) -> History:
     """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
     optimizer (the model's own Adam when the user passed none)."""
@@ -161,6 +167,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
     o.seed = _checks.core_seed(seed)
     log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
     o.clip_norm = float(clip_grad_norm)
+    o.l2 = _checks.non_negative(weight_l2, "weight_l2")
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
         or bool(metrics)
     o.report_every = 1 if every_epoch or progress else log_every
@@ -207,16 +214,55 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         # Each core Net takes the optimizer of its own dtype, as Sequential checked.
         if isinstance(core, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
-            loss_hist, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o, vx, vy_arg,
-                                           vlabels_arg, report)
+            loss_hist, penalty, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o,
+                                                    vx, vy_arg, vlabels_arg, report)
         else:
             assert isinstance(native, _core.Optimizer_f64)
-            loss_hist, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o, vx, vy_arg,
-                                           vlabels_arg, report)
+            loss_hist, penalty, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o,
+                                                    vx, vy_arg, vlabels_arg, report)
     finally:
         tracker.finish()
         if bar is not None:
             bar.close()
     lr = np.array(lrs) if every_epoch else np.full(len(loss_hist), opt.lr)
     return History(loss_hist, val_hist, lr,
-                   {m: np.array(v) for m, v in vals.items()}, tracker.best_epoch)
+                   {m: np.array(v) for m, v in vals.items()}, tracker.best_epoch, penalty)
+
+
+class LbfgsResult:
+    """How a fit_lbfgs run ended: the objective `f` at the final weights, the iterations
+    `n_iter` and objective evaluations `n_fun`, `status` (scipy's codes: 0 converged,
+    1 an iteration/evaluation limit or the callback stopped it, 2 the line search failed)
+    and scipy's `message`."""
+
+    def __init__(self, r: _core.LbfgsResult) -> None:
+        self.f, self.n_iter, self.n_fun = r.f, r.n_iter, r.n_fun
+        self.status, self.message = r.status, r.message
+
+    def __repr__(self) -> str:
+        return (f"LbfgsResult(f={self.f:.6g}, n_iter={self.n_iter}, n_fun={self.n_fun}, "
+                f"status={self.status}, message={self.message!r})")
+
+
+def fit_lbfgs(net: _Model, core: CoreNet, x: npt.ArrayLike, y: npt.ArrayLike,
+              loss: LossLike = "mse", max_iter: int = 200, max_fun: int = 15000,
+              tol: float = 1e-5, weight_l2: float = 0.0,
+              sample_weight: npt.ArrayLike | None = None,
+              callback: LbfgsCallback | None = None) -> LbfgsResult:
+    """Sequential.fit_lbfgs's body."""
+    spec, labels = resolve_loss(loss)
+    xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
+                                   labels)
+    w = _checks.sample_weights(sample_weight, xa.shape[0], net.dtype)
+    o = _core.LbfgsOptions()
+    o.max_iter = _checks.positive_int(max_iter, "max_iter")
+    o.max_fun = _checks.positive_int(max_fun, "max_fun")
+    o.gtol = _checks.non_negative(tol, "tol")
+    l2 = _checks.non_negative(weight_l2, "weight_l2")
+
+    def on_iter(it: int, f: float) -> bool:
+        return callback is None or callback(it, f) is not False
+
+    y_arg, labels_arg = (None, ya) if labels else (ya, None)
+    core.training = net.training
+    return LbfgsResult(core.fit_lbfgs(xa, y_arg, labels_arg, w, spec, l2, o, on_iter))
