@@ -474,7 +474,9 @@ class Sequential(Module):
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
         restore_best_weights, metrics, clip_grad_norm, weight_l2 (as train_step's),
-        progress (True: a tqdm bar, or log lines on stderr without tqdm; see
+        on_epoch (on_epoch(epoch, logs) after each epoch, logs a dict of "loss", "penalty",
+        "lr" and with validation data "val_loss" and the metrics; it may change the
+        optimizer's lr, and returning False stops training), progress (True: a tqdm bar, or log lines on stderr without tqdm; see
         fastmlp.training.fit)."""
         return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                             batch_size, shuffle, seed, log_every, callback, validation_data,

@@ -4,7 +4,7 @@ The native loop calls back into Python only every `log_every` epochs, or every
 epoch when a scheduler, early stopping or validation metrics need it."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol, Tuple, TypedDict, Union
+from typing import Callable, Dict, Iterable, Protocol, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ _METRICS = ("accuracy", "mse", "mae", "r2")
 CoreNet = Union[_core.Net_f32, _core.Net_f64]
 # fit(callback=...): called as callback(epoch, loss) every log_every epochs.
 Callback = Callable[[int, float], object]
+# fit(on_epoch=...): on_epoch(epoch, logs) after every epoch, logs holding "loss",
+# "penalty", "lr" and, with validation data, "val_loss" and the metrics; False stops.
+EpochHook = Callable[[int, Dict[str, float]], Union[bool, None]]
 # fit_lbfgs(callback=...): callback(iteration, objective) after each iteration; a False
 # return stops (None goes on).
 LbfgsCallback = Callable[[int, float], Union[bool, None]]
@@ -37,6 +40,7 @@ class FitExtras(TypedDict, total=False):
     metrics: Iterable[str]
     clip_grad_norm: float
     weight_l2: float
+    on_epoch: EpochHook | None
     progress: bool
 
 
@@ -117,7 +121,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
         min_delta: float = 0.0, restore_best_weights: bool = False,
         metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
-        progress: bool = False) -> History:
+        on_epoch: EpochHook | None = None, progress: bool = False) -> History:
     """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
     optimizer (the model's own Adam when the user passed none)."""
     spec, labels = resolve_loss(loss)
@@ -169,7 +173,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
     o.clip_norm = float(clip_grad_norm)
     o.l2 = _checks.non_negative(weight_l2, "weight_l2")
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
-        or bool(metrics)
+        or bool(metrics) or on_epoch is not None
     o.report_every = 1 if every_epoch or progress else log_every
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
@@ -178,7 +182,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
 
     bar = Progress(o.epochs, log_every) if progress else None
 
-    def on_report(epoch: int, loss_value: float, val_value: float) -> bool:
+    def on_report(epoch: int, loss_value: float, penalty: float, val_value: float) -> bool:
         if bar is not None:
             bar.update(epoch, loss_value, val_value if vx is not None else None)
         lrs.append(opt.lr)
@@ -198,12 +202,19 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
                     bar.write(line)
                 else:
                     print(line, flush=True)
+        go_on = True
+        if on_epoch is not None:
+            logs = {"loss": loss_value, "penalty": penalty, "lr": lrs[-1]}
+            if vx is not None:
+                logs["val_loss"] = val_value
+                logs.update((m, v[-1]) for m, v in vals.items())
+            go_on = on_epoch(epoch, logs) is not False
         monitored = val_value if vx is not None else loss_value
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(monitored)
         elif scheduler is not None:
             scheduler.step()
-        return tracker.update(epoch, monitored) if every_epoch else True
+        return tracker.update(epoch, monitored) and go_on if every_epoch else True
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
