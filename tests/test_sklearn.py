@@ -461,6 +461,18 @@ def test_pickle_keeps_model_and_optimizer():
     np.testing.assert_array_equal(copy.model_.flat_parameters(), est.model_.flat_parameters())
 
 
+def test_pickle_and_warm_start_with_lbfgs():
+    X, y = make_classification(200, 5, random_state=0)
+    est = fit_quietly(MLPClassifier(solver="lbfgs", max_iter=5, warm_start=True,
+                                    random_state=0), X, y)
+    copy = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
+    fit_quietly(est, X, y)  # five more iterations from where it stopped
+    fit_quietly(copy, X, y)
+    np.testing.assert_array_equal(copy.model_.flat_parameters(), est.model_.flat_parameters())
+    assert est.loss_ < fit_quietly(clone(est).set_params(warm_start=False), X, y).loss_
+
+
 def test_early_stopping_restores_the_best_epoch():
     X, y = load_digits(return_X_y=True)
     kw = dict(hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=3,
