@@ -68,6 +68,79 @@ if TYPE_CHECKING:
     from sklearn.utils import Tags
     from typing_extensions import Self
 
+_COMMON_PARAMETERS = """hidden_layer_sizes : int or sequence of int, default=(100,)
+    The width of each hidden layer.
+activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+    The hidden layers' activation.
+solver : {"lbfgs", "sgd", "adam"}, default="adam"
+    "lbfgs": full-batch L-BFGS (``Sequential.fit_lbfgs``); "sgd", "adam": minibatches.
+alpha : float, default=1e-4
+    Strength of the L2 penalty alpha / 2 * sum(W**2) on the weights (not the biases),
+    added to each batch's summed loss.
+batch_size : int or "auto", default="auto"
+    Minibatch size for the stochastic solvers; "auto" is min(200, n_samples).
+learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+    solver="sgd" only. "invscaling": learning_rate_init / (t_ + 1) ** power_t after
+    each epoch; "adaptive": divided by 5 each time n_iter_no_change + 1 epochs in a row
+    did not improve by tol (training stops once it is at most 1e-6).
+learning_rate_init : float, default=1e-3
+    The initial learning rate (sgd, adam).
+power_t : float, default=0.5
+    The exponent of "invscaling".
+max_iter : int, default=200
+    Epochs (sgd, adam) or iterations (lbfgs).
+shuffle : bool, default=True
+    Shuffle the samples every epoch (sgd, adam).
+random_state : int, RandomState or None, default=None
+    Seeds the initial weights (scikit-learn's draws), the validation split and the
+    minibatch order.
+tol : float, default=1e-4
+    The improvement that counts (loss, or validation score with early_stopping); for
+    lbfgs, the largest gradient entry at which it has converged.
+verbose : bool, default=False
+    Print the loss after each epoch or iteration.
+warm_start : bool, default=False
+    fit() continues from the current weights instead of starting anew.
+momentum : float, default=0.9
+    SGD momentum, in [0, 1].
+nesterovs_momentum : bool, default=True
+    Nesterov's momentum (SGD, momentum > 0).
+early_stopping : bool, default=False
+    Hold out validation_fraction of the data, stop when its score (R^2 or accuracy)
+    stops improving by tol, and keep the best epoch's weights (sgd, adam).
+validation_fraction : float, default=0.1
+    The held-out fraction for early_stopping.
+beta_1, beta_2 : float, default=0.9, 0.999
+    Adam's moment decay rates.
+epsilon : float, default=1e-8
+    Adam's numerical-stability term.
+n_iter_no_change : int or numpy.inf, default=10
+    Epochs in a row without improvement by tol after which training stops.
+max_fun : int, default=15000
+    lbfgs: stop after the iteration that passes this many loss evaluations.
+dtype : "float32" or "float64", default="float32"
+    What the network computes in (fastmlp's addition).
+"""
+
+_ATTRIBUTES = """
+Attributes
+----------
+coefs_, intercepts_ : list of ndarray
+    The weights (fan_in, fan_out) and biases of each layer.
+loss_ : float
+    The last epoch's (or the final) loss, on scikit-learn's scale, penalty included.
+loss_curve_ : list of float
+    The loss of each epoch (sgd, adam).
+best_loss_, validation_scores_, best_validation_score_
+    As scikit-learn's: the lowest loss, or the validation scores with early_stopping.
+n_iter_, t_, n_layers_, n_outputs_, out_activation_, n_features_in_
+    Epochs or iterations run, samples seen, layers (input and output included), outputs,
+    the output activation, input features.
+model_ : fastmlp.Sequential
+    The trained network; it outputs the pre-activations of the output layer.
+"""
+
+
 _ACTIVATIONS = {"identity": None, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _SEED_MAX = 2**31 - 1
@@ -461,7 +534,9 @@ class _BaseMLP(BaseEstimator):
         return self._activate(out.astype(Xv.dtype, copy=False))
 
     def onnx_network(self) -> Sequential:
-        """The trained network, for fastmlp.onnx.to_onnx(estimator)."""
+        """The trained network, for fastmlp.onnx.to_onnx(estimator).
+
+        Raises NotFittedError before fit."""
         check_is_fitted(self)
         return self.model_
 
@@ -490,14 +565,17 @@ class _BaseMLP(BaseEstimator):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor trained by fastmlp.
+    __doc__ = """Multi-layer perceptron regressor trained by fastmlp: scikit-learn's
+MLPRegressor (see the module docstring for how its objective maps onto fastmlp's).
 
-    Parameters, attributes and methods as sklearn.neural_network.MLPRegressor (see the
-    module docstring for how they map onto fastmlp), plus ``dtype`` ("float32" or
-    "float64", what the network computes in) and ``model_``, the trained
-    ``fastmlp.Sequential``. ``loss`` is "squared_error" or "poisson" (a log link: the
-    network predicts log(y), and y must be >= 0). ``y`` may have shape (n,) or (n, k).
-    """
+``y`` may have shape (n,) or (n, k). Inputs may be dense or scipy.sparse CSR/CSC.
+
+Parameters
+----------
+loss : {"squared_error", "poisson"}, default="squared_error"
+    Half the squared error, or half the Poisson deviance with a log link (the network
+    predicts log(y); y must be >= 0).
+""" + _COMMON_PARAMETERS + _ATTRIBUTES
 
     _check_y = dict(multi_output=True, y_numeric=True)
     _score_fn = staticmethod(r2_score)
@@ -543,8 +621,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def fit(self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> Self:
         """Trains a new network (or continues it with warm_start); returns self.
 
-        X: (n_samples, n_features), dense or scipy.sparse CSR/CSC; y: (n,) or (n, k);
-        sample_weight: (n,) non-negative weights, or None."""
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weights of the samples.
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X: Any, y: npt.ArrayLike,
@@ -552,16 +637,38 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """One epoch over (X, y) keeping the network and the optimizer state (for
         solver="lbfgs", as scikit-learn's: a full L-BFGS run from the current weights).
 
-        X, y, sample_weight: as fit's."""
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weights of the samples.
+        """
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X: Any) -> npt.NDArray[np.floating[Any]]:
         """Predictions of shape (n,) for one output, else (n, k); float64 unless X is
-        float32. X: (n_samples, n_features), dense or sparse."""
+        float32.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        """
         return self._predictions(self._forward(X))
 
     def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
-        """ONNX output "y" shaped as predict()'s. g: the graph; x: the network's output."""
+        """Adds the ONNX output "y", shaped as predict()'s (for fastmlp.onnx.to_onnx).
+
+        Parameters
+        ----------
+        g : fastmlp.onnx.GraphBuilder
+            The graph being built.
+        x : str
+            The name of the network's output tensor.
+        """
         if self.out_activation_ == "exp":
             x = g.op("Exp", [x])
         if self.n_outputs_ == 1:
@@ -579,14 +686,18 @@ def _stochastic(est: MLPClassifier) -> bool:
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier trained by fastmlp.
+    __doc__ = """Multi-layer perceptron classifier trained by fastmlp: scikit-learn's
+MLPClassifier (see the module docstring for how its objective maps onto fastmlp's).
 
-    Parameters, attributes and methods as sklearn.neural_network.MLPClassifier (see the
-    module docstring for how they map onto fastmlp), plus ``dtype`` and ``model_``, the
-    trained ``fastmlp.Sequential``: one logit per class of ``classes_`` (softmax), or one
-    logit for a binary problem and one per label for multilabel indicator targets
-    (logistic). Labels may be of any sortable type (ints, strings, ...).
-    """
+``model_`` outputs one logit per class of ``classes_`` (softmax), or one logit for a
+binary problem and one per label for multilabel indicator targets (logistic). Labels may
+be of any sortable type (ints, strings, ...). Inputs may be dense or scipy.sparse CSR/CSC.
+
+Parameters
+----------
+""" + _COMMON_PARAMETERS + _ATTRIBUTES + """classes_ : ndarray
+    The class labels.
+"""
 
     _check_y: ClassVar[dict[str, bool]] = dict(multi_output=True)
     _score_fn = staticmethod(accuracy_score)
@@ -638,8 +749,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def fit(self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> Self:
         """Trains a new network (or continues it with warm_start); returns self.
 
-        X: (n_samples, n_features), dense or scipy.sparse CSR/CSC; y: labels (n,) or a
-        multilabel indicator matrix (n, n_labels); sample_weight: (n,) or None."""
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        y : array-like, shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weights of the samples.
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     # scikit-learn's decorator is untyped; it hides the method unless the solver is
@@ -650,7 +768,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """One epoch over (X, y), keeping the network and the optimizer state (solver
         "adam" or "sgd" only, as scikit-learn's).
 
-        X, y, sample_weight: as fit's; classes: all the labels, required on the first call."""
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        y : array-like, shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weights of the samples.
+        classes : array-like, optional
+            All the labels; required on the first call.
+        """
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -667,24 +795,49 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.floating[Any]]:
         """Class probabilities, (n, n_classes), in the order of classes_; float64 unless X
-        is float32. X: (n_samples, n_features), dense or sparse."""
+        is float32.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        """
         p = self._forward(X)
         if p.shape[1] == 1:
             return np.hstack([1 - p, p])
         return p
 
     def predict_log_proba(self, X: Any) -> npt.NDArray[np.floating[Any]]:
-        """log of predict_proba(X). X: (n_samples, n_features), dense or sparse."""
+        """log of predict_proba(X).
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        """
         log: npt.NDArray[np.floating[Any]] = np.log(self.predict_proba(X))
         return log
 
     def predict(self, X: Any) -> npt.NDArray[Any]:
-        """Labels, (n,), or a multilabel indicator matrix. X: (n_samples, n_features)."""
+        """Labels, (n,), or a multilabel indicator matrix.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix, shape (n_samples, n_features)
+            The input.
+        """
         return self._predictions(self._forward(X))
 
     def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
-        """ONNX outputs "label" (classes_, strings included) and "probabilities".
-        g: the graph; x: the network's output."""
+        """Adds the ONNX outputs "label" (classes_, strings included) and "probabilities".
+
+        Parameters
+        ----------
+        g : fastmlp.onnx.GraphBuilder
+            The graph being built.
+        x : str
+            The name of the network's output tensor.
+        """
         if self.out_activation_ == "softmax":
             g.classifier_outputs(x, np.asarray(self.classes_))
         elif self._label_binarizer.y_type_ == "binary":
