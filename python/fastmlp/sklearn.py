@@ -80,7 +80,7 @@ alpha : float, default=1e-4
 batch_size : int or "auto", default="auto"
     Minibatch size for the stochastic solvers; "auto" is min(200, n_samples).
 learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    solver="sgd" only. "invscaling": learning_rate_init / (t_ + 1) ** power_t after
+    solver="sgd" only. "invscaling": ``learning_rate_init / (t_ + 1) ** power_t`` after
     each epoch; "adaptive": divided by 5 each time n_iter_no_change + 1 epochs in a row
     did not improve by tol (training stops once it is at most 1e-6).
 learning_rate_init : float, default=1e-3
@@ -794,7 +794,7 @@ Parameters
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.floating[Any]]:
-        """Class probabilities, (n, n_classes), in the order of classes_; float64 unless X
+        """Class probabilities, (n, n_classes), in the order of ``classes_``; float64 unless X
         is float32.
 
         Parameters
@@ -829,7 +829,7 @@ Parameters
         return self._predictions(self._forward(X))
 
     def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
-        """Adds the ONNX outputs "label" (classes_, strings included) and "probabilities".
+        """Adds the ONNX outputs "label" (``classes_``, strings included) and "probabilities".
 
         Parameters
         ----------

@@ -57,8 +57,25 @@ class _Model(Protocol):
 
 
 class History:
-    """What fit() measured, one value per epoch: loss, val_loss, lr, val_metrics, and
-    penalty, the weight_l2 part of loss (zeros without weight_l2)."""
+    """What fit() measured, one value per epoch.
+
+    Parameters
+    ----------
+    loss : ndarray
+        The training loss of each epoch: the per-sample mean of each batch's loss before
+        its update, the weight_l2 penalty included.
+    val_loss : ndarray or None
+        The validation loss after each epoch, when there was validation data.
+    lr : ndarray
+        The learning rate each epoch ran with.
+    val_metrics : dict of str to ndarray
+        Each validation metric after each epoch.
+    best_epoch : int, optional
+        With early stopping or restore_best_weights: the epoch (from 1) with the best
+        watched loss.
+    penalty : ndarray, optional
+        The weight_l2 part of ``loss`` (zeros without weight_l2; None gives zeros).
+    """
 
     def __init__(self, loss: Float64Array, val_loss: Float64Array | None,
                  lr: Float64Array, val_metrics: dict[str, Float64Array],
@@ -70,6 +87,7 @@ class History:
 
     @property
     def epochs(self) -> int:
+        """The number of epochs run."""
         return len(self.loss)
 
     def __repr__(self) -> str:
@@ -122,8 +140,23 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         min_delta: float = 0.0, restore_best_weights: bool = False,
         metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
         on_epoch: EpochHook | None = None, progress: bool = False) -> History:
-    """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
-    optimizer (the model's own Adam when the user passed none)."""
+    """Sequential.fit's body (see it for the user-facing description).
+
+    Parameters
+    ----------
+    net : Sequential
+        The model.
+    core : Net_f32 or Net_f64
+        Its native network.
+    opt : Optimizer
+        The checked optimizer (the model's own Adam when the user passed none).
+    x, y, loss, epochs, batch_size, shuffle, seed, log_every, callback, validation_data
+        As Sequential.fit's.
+    validation_split, sample_weight, scheduler, patience, min_delta, restore_best_weights
+        As Sequential.fit's.
+    metrics, clip_grad_norm, weight_l2, on_epoch, progress
+        As Sequential.fit's.
+    """
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)
@@ -244,7 +277,13 @@ class LbfgsResult:
     """How a fit_lbfgs run ended: the objective `f` at the final weights, the iterations
     `n_iter` and objective evaluations `n_fun`, `status` (scipy's codes: 0 converged,
     1 an iteration/evaluation limit or the callback stopped it, 2 the line search failed)
-    and scipy's `message`."""
+    and scipy's `message`.
+
+    Parameters
+    ----------
+    r : fastmlp._core.LbfgsResult
+        The native result.
+    """
 
     def __init__(self, r: _core.LbfgsResult) -> None:
         self.f, self.n_iter, self.n_fun = r.f, r.n_iter, r.n_fun
@@ -260,7 +299,17 @@ def fit_lbfgs(net: _Model, core: CoreNet, x: npt.ArrayLike, y: npt.ArrayLike,
               tol: float = 1e-5, weight_l2: float = 0.0,
               sample_weight: npt.ArrayLike | None = None,
               callback: LbfgsCallback | None = None) -> LbfgsResult:
-    """Sequential.fit_lbfgs's body."""
+    """Sequential.fit_lbfgs's body (see it for the user-facing description).
+
+    Parameters
+    ----------
+    net : Sequential
+        The model.
+    core : Net_f32 or Net_f64
+        Its native network.
+    x, y, loss, max_iter, max_fun, tol, weight_l2, sample_weight, callback
+        As Sequential.fit_lbfgs's.
+    """
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)
