@@ -845,7 +845,8 @@ class Sequential(Module):
         runs natively, with the GIL released.
 
         Ctrl-C stops it within a step with KeyboardInterrupt, leaving the weights of the
-        last completed step.
+        last completed step (with restore_best_weights, those of the best epoch: they are
+        put back however training ends).
 
         Parameters
         ----------

@@ -33,8 +33,9 @@ def read_csv(path: str) -> Dict[str, List[str]]:
     Raises
     ------
     TableError
-        A missing, unreadable or empty file; without pandas also repeated column names
-        and rows of another length than the header (pandas has its own rules).
+        A missing, unreadable or empty file, repeated column names, or rows of another
+        length than the header (with pandas: longer rows; pandas reads a shorter row's
+        missing fields as empty).
     """
     try:
         import pandas
@@ -42,6 +43,11 @@ def read_csv(path: str) -> Dict[str, List[str]]:
         pandas = None
     try:
         if pandas is not None:
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+            # pandas would rename repeated names ("a", "a.1"): refuse them as below.
+            if len(set(header)) != len(header):
+                raise TableError(f"{path}: repeated column names in the header")
             frame = pandas.read_csv(path, dtype=str, keep_default_na=False)
             return {str(c): frame[c].tolist() for c in frame.columns}
         with open(path, newline="") as f:
@@ -50,6 +56,8 @@ def read_csv(path: str) -> Dict[str, List[str]]:
         raise TableError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise TableError(f"{path}: cannot read it as CSV ({e})") from None
+    except ValueError as e:  # pandas' ParserError and EmptyDataError
+        raise TableError(f"{path}: cannot read it as CSV ({str(e).strip()})") from None
     if not rows:
         raise TableError(f"{path}: empty file (a header row is needed)")
     header, body = rows[0], rows[1:]
