@@ -46,7 +46,7 @@ def compute_dtype(*arrays: RealArray) -> FloatDType:
     return dt if dt in (DTYPES["float32"], DTYPES["float64"]) else DTYPES["float64"]
 
 
-def real_array(a: npt.ArrayLike, name: str) -> RealArray:
+def real_array(a: object, name: str) -> RealArray:
     """np.asarray that refuses complex, object and string data."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
@@ -54,7 +54,7 @@ def real_array(a: npt.ArrayLike, name: str) -> RealArray:
     return arr
 
 
-def as_matrix(a: npt.ArrayLike, name: str, dtype: FloatDType,
+def as_matrix(a: object, name: str, dtype: FloatDType,
               n_cols: int | None = None) -> FloatArray:
     """A C-contiguous 2-D array of `dtype` with n_cols columns (copied only if needed)."""
     arr = real_array(a, name)
