@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _checks, _core, functional as F, init, training
-from ._checks import FloatArray
+from ._checks import FloatArray, XLike
 from .losses import LossLike, resolve_loss
 from .optim import Adam, Optimizer
 from .params import Parameter
@@ -338,8 +338,9 @@ class Sequential(Module):
                 l.reset_parameters(rng)
         core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
         dt, n_in = self.dtype, self.in_features
-        self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad,
-                              lambda x: _checks.as_matrix(x, "x", dt, n_in))
+        self._impl = core_net(
+            specs, self.in_features, self._flat, self._flat_grad,
+            lambda x: training.core_input(_checks.as_input(x, "x", dt, n_in), "x"))
         self.out_features = linears[-1].out_features  # activations keep the width
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
         self._impl.dropout_seed = _checks.core_seed(seed)
@@ -400,16 +401,20 @@ class Sequential(Module):
             p.data[...] = new[k]
 
     # --- compute ----------------------------------------------------------------------
-    def predict(self, x: npt.ArrayLike) -> FloatArray:
+    def predict(self, x: XLike) -> FloatArray:
         """Inference: same numbers, bit for bit, as forward(); caches nothing. A C-ordered
         matrix of the model's dtype is read in place; anything else is checked and
-        converted once (the core calls _checks.as_matrix)."""
+        converted once (the core calls _checks.as_input). scipy.sparse x (CSR read natively;
+        CSC and other formats converted to CSR once) needs a Linear as the first layer."""
         return self._impl.predict(x)
 
     __call__ = predict
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Training forward: keeps what backward() needs."""
+        if _checks.is_sparse(x):
+            raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
+                            "take scipy.sparse x")
         out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
         self._has_forward = True
         return out
@@ -438,7 +443,7 @@ class Sequential(Module):
         self._checked_opt = optimizer
         return optimizer
 
-    def train_step(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def train_step(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                    optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
                    sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0) -> float:
         """zero_grad, forward, loss, backward and optimizer step in one native call;
@@ -447,7 +452,7 @@ class Sequential(Module):
         weight_l2: an L2 penalty on the Linear weights (not the biases), added to the
         summed loss before the mean divides it, as scikit-learn's alpha: the loss becomes
         mean + weight_l2 / 2 * sum(W**2) / (samples, or their weights, times the values
-        per sample); the returned loss includes it."""
+        per sample); the returned loss includes it. x may be scipy.sparse, as predict's."""
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
                                        self.dtype, labels, finite=False)
@@ -457,20 +462,22 @@ class Sequential(Module):
         y_arg, labels_arg = (None, ya) if labels else (ya, None)
         clip = float(clip_grad_norm)
         l2 = _checks.non_negative(weight_l2, "weight_l2")
+        x_arg = training.core_input(xa, "x")
         # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
         if isinstance(self._impl, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
-            return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
+            return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
         assert isinstance(native, _core.Optimizer_f64)
-        return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
+        return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
 
-    def fit(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def fit(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
             optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
             shuffle: bool = True, seed: int | None = None, log_every: int = 0,
             callback: training.Callback | None = None,
             validation_data: training.ValidationData | None = None,
             **extras: Unpack[training.FitExtras]) -> training.History:
         """Runs the whole training loop natively with the GIL released; returns a History.
+        x and validation_data's x may be scipy.sparse, as predict's.
 
         extras: validation_split, sample_weight, scheduler, patience, min_delta,
         restore_best_weights, metrics, clip_grad_norm, weight_l2 (as train_step's),
@@ -480,7 +487,7 @@ class Sequential(Module):
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)
 
-    def fit_lbfgs(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def fit_lbfgs(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                   max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
                   weight_l2: float = 0.0, sample_weight: npt.ArrayLike | None = None,
                   callback: training.LbfgsCallback | None = None) -> training.LbfgsResult:
@@ -490,7 +497,8 @@ class Sequential(Module):
         all of (x, y). Stops after max_iter iterations, or once max_fun evaluations are
         passed, or when every gradient entry is at most tol in size, or when an iteration
         lowers the objective by at most 2.2e-9 relative. callback(iteration, objective)
-        runs after each iteration; returning False stops. Returns the run's LbfgsResult."""
+        runs after each iteration; returning False stops. Returns the run's LbfgsResult.
+        x may be scipy.sparse, as predict's."""
         return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
                                   weight_l2, sample_weight, callback)
 
