@@ -91,6 +91,8 @@ void linear_forward_csr(T* y, T* pre, Csr<T> x, const T* w, const T* b, index_t 
         for (index_t i0 = split_point(n, kRows, nt, t); i0 < i1; i0 += kRows) {
             const index_t m = std::min(kRows, i1 - i0);
             for (index_t i = i0; i < i0 + m; ++i) {
+                // Whole rows of w at a time: w seldom fits in L2, and sums kept in
+                // registers over parts of the rows measured 2.5x slower.
                 T* ci = c + i * out;
                 std::fill(ci, ci + out, T(0));
                 for (index_t k = x.indptr[i]; k < x.indptr[i + 1]; ++k) {
@@ -112,21 +114,23 @@ void linear_backward_csr(T* dw, T* db, const T* g, Csr<T> x, index_t n, index_t 
         colsum_block(db, rowmajor(g, out), n, 0, out);
     }
     if (!dw) return;
-    if (!accumulate) std::fill(dw, dw + in * out, T(0));
-    // Each thread owns a block of dw's columns (whole cache lines wide, so that
-    // threads seldom write one line) and walks all rows of x in order: dw(k, j)
-    // adds the same terms in the same order for any thread count.
-    constexpr index_t kLine = index_t(64 / sizeof(T));
+    // Thread t owns rows [k0, k1) of dw: it clears them (unless accumulating), then
+    // walks all rows of x in order and adds the terms that land in its rows. So
+    // dw(k, j) adds the same terms in the same order for any thread count, and
+    // threads share no cache line but at the edges of their parts.
     const double flops = 2.0 * double(x.indptr[n] - x.indptr[0]) * double(out);
-    const int nt = int(std::min<index_t>(threads_for_flops(flops), (out + kLine - 1) / kLine));
+    const int nt = int(std::min<index_t>(threads_for_flops(flops), in));
     parallel(nt, [&](int t) {
-        const index_t j0 = split_point(out, kLine, nt, t), j1 = split_point(out, kLine, nt, t + 1);
+        const index_t k0 = split_point(in, 1, nt, t), k1 = split_point(in, 1, nt, t + 1);
+        if (!accumulate) std::fill(dw + k0 * out, dw + k1 * out, T(0));
         for (index_t i = 0; i < n; ++i) {
             const T* gi = g + i * out;
             for (index_t k = x.indptr[i]; k < x.indptr[i + 1]; ++k) {
+                const index_t c = x.indices[k];
+                if (c < k0 || c >= k1) continue;
                 const T v = x.data[k];
-                T* dwk = dw + x.indices[k] * out;
-                for (index_t j = j0; j < j1; ++j) dwk[j] += v * gi[j];
+                T* dwc = dw + c * out;
+                for (index_t j = 0; j < out; ++j) dwc[j] += v * gi[j];
             }
         }
     });

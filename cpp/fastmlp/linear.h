@@ -54,7 +54,7 @@ void linear_forward_csr(T* y, T* pre, Csr<T> x, const T* w, const T* b, index_t 
                         const ActSpec* act);
 
 // linear_backward for CSR x, without dx: dw[in x out] (+)= x^T g, each dw(k, j)
-// summing over the rows in ascending order (threads own column blocks of dw), and
+// summing over the rows in ascending order (threads own blocks of dw's rows), and
 // db as the dense path.
 template <class T>
 void linear_backward_csr(T* dw, T* db, const T* g, Csr<T> x, index_t n, index_t in, index_t out,
