@@ -1,8 +1,11 @@
 // Net_f32 / Net_f64: the core Net over a model's flat NumPy buffers, and the
-// native fit loop with its Python hook.
+// native fit loop with its Python hook; CsrMatrix_f32 / CsrMatrix_f64: sparse
+// input rows for them.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <pybind11/typing.h>
+
+#include <variant>
 
 #include "fastmlp/fit.h"
 #include "fastmlp/lbfgs.h"
@@ -12,8 +15,8 @@
 namespace fastmlp {
 namespace {
 
-// An argument of any type that the function converts itself: named
-// numpy.typing.ArrayLike in signatures (and so in the generated _core.pyi).
+// An argument of any type that the function converts itself: named builtins.object in
+// signatures (and so in the generated _core.pyi).
 class array_like : public py::object {
     static int accepts_any(PyObject*) { return 1; }
     PYBIND11_OBJECT_DEFAULT(array_like, object, accepts_any)
@@ -26,7 +29,7 @@ namespace pybind11 {
 namespace detail {
 template <>
 struct handle_type_name<fastmlp::array_like> {
-    static constexpr auto name = const_name("numpy.typing.ArrayLike");
+    static constexpr auto name = const_name("builtins.object");
 };
 }  // namespace detail
 }  // namespace pybind11
@@ -63,6 +66,53 @@ struct PyNet {
           net(layers, in, mutable_data(params, "params"), mutable_data(grads, "grads")) {}
 };
 
+// A CSR matrix over NumPy arrays (scipy's data, indices and indptr), its
+// structure checked once; int32 indices arrive converted to int64. The values
+// are float32 or float64: a Net reads those of its own dtype.
+struct PyCsr {
+    std::variant<carray<float>, carray<double>> data;
+    carray<std::int64_t> indices, indptr;
+    index_t rows, cols;
+    template <class T>
+    Csr<T> view() const {
+        const carray<T>* values = std::get_if<carray<T>>(&data);
+        require(values != nullptr, "x: CSR values of another dtype than the net's");
+        return {indptr.data(), indices.data(), values->data()};
+    }
+    index_t stored() const { return indptr.data()[rows]; }
+};
+
+// A model's input as the call received it: a C-ordered matrix or a CsrMatrix.
+template <class T>
+using matrix_or_csr = std::variant<carray<T>, PyCsr>;
+
+// What the core reads of x, and its rows.
+template <class T>
+struct XRows {
+    Input<T> x;
+    index_t n;
+};
+
+// x's rows, after checking its width.
+template <class T>
+XRows<T> x_rows(const matrix_or_csr<T>& x, index_t in_features) {
+    if (const PyCsr* m = std::get_if<PyCsr>(&x)) {
+        require(m->cols == in_features, "x must have in_features columns");
+        return {Input<T>(m->view<T>()), m->rows};
+    }
+    const carray<T>& d = std::get<carray<T>>(x);
+    require(d.ndim() == 2 && d.shape(1) == in_features, "x must be a matrix of in_features columns");
+    return {Input<T>(d.data()), d.shape(0)};
+}
+
+// Whether every value x holds is finite.
+template <class T>
+bool values_finite(const matrix_or_csr<T>& x) {
+    if (const PyCsr* m = std::get_if<PyCsr>(&x)) return all_finite(m->view<T>().data, m->stored());
+    const carray<T>& d = std::get<carray<T>>(x);
+    return all_finite(d.data(), d.size());
+}
+
 // Optional arrays as the call received them: the Python layer passes exact-dtype
 // contiguous arrays, so pybind11 copies none of them.
 template <class T>
@@ -85,21 +135,43 @@ Targets<T> targets_of(const opt_array<T>& y, const opt_labels& labels,
     return t;
 }
 
-// x as the matrix predict() reads: as given when it already is one (the
-// fast path apps take in loops), else what `prepare` makes of it.
+// x as predict() reads it: as given when it already is a matrix it reads (the
+// fast path apps take in loops), else what `prepare` makes of it (shape checked
+// by x_rows).
 template <class T>
-carray<T> predict_input(const PyNet<T>& s, const array_like& obj) {
+matrix_or_csr<T> predict_input(const PyNet<T>& s, const array_like& obj) {
     if (py::isinstance<carray<T>>(obj)) {
         auto x = py::reinterpret_borrow<carray<T>>(obj);
         if (x.ndim() == 2 && x.shape(1) == s.net.in_features() && (x.flags() & py::array::c_style))
             return x;
     }
     py::object prepared = s.prepare(obj);
-    require(py::isinstance<carray<T>>(prepared), "predict: prepare() must return a C-ordered matrix");
-    auto x = py::reinterpret_steal<carray<T>>(prepared.release());
-    require(x.ndim() == 2 && x.shape(1) == s.net.in_features(),
-            "predict: prepare() returned the wrong shape");
-    return x;
+    if (py::isinstance<PyCsr>(prepared)) return prepared.cast<const PyCsr&>();
+    require(py::isinstance<carray<T>>(prepared),
+            "predict: prepare() must return a C-ordered matrix or a CsrMatrix");
+    return py::reinterpret_steal<carray<T>>(prepared.release());
+}
+
+void bind_csr(py::module_& m) {
+    using namespace pybind11::literals;
+    py::class_<PyCsr>(m, "CsrMatrix")
+        .def(py::init([](std::variant<carray<float>, carray<double>> data,
+                         carray<std::int64_t> indices, carray<std::int64_t> indptr,
+                         index_t n_cols, const std::string& what) {
+                 const index_t stored = std::visit([](const auto& d) { return index_t(d.size()); },
+                                                   data);
+                 const bool vectors = std::visit([](const auto& d) { return d.ndim() == 1; }, data);
+                 require(vectors && indices.ndim() == 1 && indptr.ndim() == 1 &&
+                             indptr.size() >= 1 && indices.size() == stored && n_cols > 0,
+                         what + ": CSR arrays of the wrong shapes");
+                 const index_t rows = indptr.size() - 1;
+                 check_csr(indptr.data(), indices.data(), rows, n_cols, stored, what.c_str());
+                 return new PyCsr{std::move(data), indices, indptr, rows, n_cols};
+             }),
+             "data"_a, "indices"_a, "indptr"_a, "n_cols"_a, "name"_a,
+             "Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not "
+             "copied), for a Net of the values' dtype; bad structure raises ValueError naming "
+             "`name`.");
 }
 
 template <class T>
@@ -115,7 +187,7 @@ void bind_net(py::module_& m, const char* name) {
              }),
              "layers"_a, "in_features"_a, "params"_a, "grads"_a, "prepare"_a,
              "prepare(x) turns what predict() was given into a C-ordered matrix of the net's "
-             "dtype with in_features columns (checked).")
+             "dtype with in_features columns or a CsrMatrix of them (checked).")
         .def_property(
             "training", [](const PyNet<T>& s) { return s.net.training; },
             [](PyNet<T>& s, bool v) { s.net.training = v; })
@@ -128,17 +200,17 @@ void bind_net(py::module_& m, const char* name) {
         .def_property_readonly("batch", [](const PyNet<T>& s) { return s.net.batch(); })
         .def("predict",
              [](const PyNet<T>& s, const array_like& obj) {
-                 const carray<T> x = predict_input(s, obj);
-                 const index_t n = x.shape(0);
+                 const matrix_or_csr<T> x = predict_input(s, obj);
+                 const XRows<T> r = x_rows(x, s.net.in_features());
+                 const index_t n = r.n;
                  auto y = new_matrix<T>(n, s.net.out_features());
                  // No heap scratch for small batches.
                  T small[kStackScratch];
                  std::vector<T> big;
                  const index_t need = s.net.predict_scratch(n);
                  T* scratch = need <= kStackScratch ? small : (big.resize(size_t(need)), big.data());
-                 const T* xp = x.data();
                  T* yp = y.mutable_data();
-                 releasing_gil_for(n * s.params.size(), [&] { s.net.predict(xp, n, yp, scratch); });
+                 releasing_gil_for(n * s.params.size(), [&] { s.net.predict(r.x, n, yp, scratch); });
                  return y;
              },
              "x"_a)
@@ -163,28 +235,33 @@ void bind_net(py::module_& m, const char* name) {
              },
              "grad"_a)
         .def("train_step",
-             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
-                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, double clip,
-                double l2) {
+             [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
+                const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,
+                double clip, double l2) {
                  const Targets<T> t = targets_of<T>(y, labels, w);
-                 const index_t n = x.shape(0);
+                 const XRows<T> r = x_rows(x, s.net.in_features());
+                 const index_t n = r.n;
                  // The Python layer leaves this check here: one vectorised pass, no temporaries.
-                 require(all_finite(x.data(), x.size()), "x contains NaN or Inf");
+                 require(values_finite(x), "x contains NaN or Inf");
                  require(!t.y || all_finite(t.y, n * s.net.out_features()), "y contains NaN or Inf");
                  return releasing_gil_for(n * s.params.size(), [&] {
-                     return s.net.train_step(x.data(), t, n, loss, o.opt, clip, l2).value;
+                     return s.net.train_step(r.x, t, n, loss, o.opt, clip, l2).value;
                  });
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a,
              "weight_l2"_a)
         .def("fit",
-             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
-                const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o, FitOptions opts,
-                const opt_array<T>& vx, const opt_array<T>& vy, const opt_labels& vlabels,
-                const std::optional<ReportFn>& on_report) {
-                 Dataset<T> train{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
+             [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
+                const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,
+                FitOptions opts, const std::optional<matrix_or_csr<T>>& vx, const opt_array<T>& vy,
+                const opt_labels& vlabels, const std::optional<ReportFn>& on_report) {
+                 const XRows<T> xr = x_rows(x, s.net.in_features());
+                 Dataset<T> train{xr.x, targets_of<T>(y, labels, w), xr.n};
                  Dataset<T> val;
-                 if (vx) val = {vx->data(), targets_of<T>(vy, vlabels), vx->shape(0)};
+                 if (vx) {
+                     const XRows<T> v = x_rows(*vx, s.net.in_features());
+                     val = {v.x, targets_of<T>(vy, vlabels), v.n};
+                 }
                  FitHook hook = [&](index_t e, bool report, double l, double pen, double vl) {
                      py::gil_scoped_acquire gil;
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -206,10 +283,11 @@ void bind_net(py::module_& m, const char* name) {
              "The native training loop: (loss per epoch, its weight-L2 part, validation loss per "
              "epoch or None).")
         .def("fit_lbfgs",
-             [](PyNet<T>& s, carray<T> x, const opt_array<T>& y, const opt_labels& labels,
-                const opt_array<T>& w, LossSpec loss, double l2, LbfgsOptions opts,
-                const std::optional<IterFn>& on_iter) {
-                 const Dataset<T> data{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
+             [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
+                const opt_labels& labels, const opt_array<T>& w, LossSpec loss, double l2,
+                LbfgsOptions opts, const std::optional<IterFn>& on_iter) {
+                 const XRows<T> r = x_rows(x, s.net.in_features());
+                 const Dataset<T> data{r.x, targets_of<T>(y, labels, w), r.n};
                  LbfgsHook hook = [&](index_t it, double f) {
                      py::gil_scoped_acquire gil;
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -227,6 +305,7 @@ void bind_net(py::module_& m, const char* name) {
 }  // namespace
 
 void register_net(py::module_& m) {
+    bind_csr(m);
     bind_net<float>(m, "Net_f32");
     bind_net<double>(m, "Net_f64");
 }

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <numeric>
+#include <utility>
 
 #include "fastmlp/rng.h"
 
@@ -11,27 +13,51 @@ namespace fastmlp {
 
 namespace {
 
-// Copies the rows idx[0..b) of a dataset into contiguous batch buffers.
+// Contiguous buffers for a batch of gathered rows: x holds dense rows, or the
+// values of CSR rows, whose column indices and offsets go to indices and indptr.
 template <class T>
 struct Batch {
     std::vector<T> x, y, w;
     std::vector<std::int64_t> labels;
+    std::vector<index_t> indptr, indices;
 };
 
+// The most values any b of the n rows of c store: the b longest rows' total.
 template <class T>
-Targets<T> gather(const Dataset<T>& d, index_t in, index_t out, const index_t* idx, index_t b,
-                  Batch<T>& bt) {
+index_t most_stored(const Csr<T>& c, index_t n, index_t b) {
+    std::vector<index_t> len(static_cast<size_t>(n));
+    for (index_t i = 0; i < n; ++i) len[size_t(i)] = c.indptr[i + 1] - c.indptr[i];
+    std::nth_element(len.begin(), len.begin() + (b - 1), len.end(), std::greater<index_t>());
+    return std::accumulate(len.begin(), len.begin() + b, index_t(0));
+}
+
+// Copies the rows idx[0..b) of a dataset into the batch buffers.
+template <class T>
+std::pair<Input<T>, Targets<T>> gather(const Dataset<T>& d, index_t in, index_t out,
+                                       const index_t* idx, index_t b, Batch<T>& bt) {
+    const bool sparse = d.x.sparse();
+    if (sparse) bt.indptr[0] = 0;
     for (index_t r = 0; r < b; ++r) {
         const index_t s = idx[r];
-        std::copy(d.x + s * in, d.x + (s + 1) * in, bt.x.data() + r * in);
+        if (sparse) {
+            const Csr<T>& c = d.x.csr;
+            const index_t begin = c.indptr[s], end = c.indptr[s + 1], at = bt.indptr[size_t(r)];
+            std::copy(c.indices + begin, c.indices + end, bt.indices.data() + at);
+            std::copy(c.data + begin, c.data + end, bt.x.data() + at);
+            bt.indptr[size_t(r + 1)] = at + (end - begin);
+        } else {
+            std::copy(d.x.x + s * in, d.x.x + (s + 1) * in, bt.x.data() + r * in);
+        }
         if (d.t.labels)
             bt.labels[size_t(r)] = d.t.labels[s];
         else
             std::copy(d.t.y + s * out, d.t.y + (s + 1) * out, bt.y.data() + r * out);
         if (d.t.w) bt.w[size_t(r)] = d.t.w[s];
     }
-    return {d.t.labels ? nullptr : bt.y.data(), d.t.labels ? bt.labels.data() : nullptr,
-            d.t.w ? bt.w.data() : nullptr};
+    const Input<T> x = sparse ? Input<T>(Csr<T>{bt.indptr.data(), bt.indices.data(), bt.x.data()})
+                              : Input<T>(bt.x.data());
+    return {x, Targets<T>{d.t.labels ? nullptr : bt.y.data(),
+                          d.t.labels ? bt.labels.data() : nullptr, d.t.w ? bt.w.data() : nullptr}};
 }
 
 }  // namespace
@@ -46,7 +72,14 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     std::iota(order.begin(), order.end(), index_t(0));
     Batch<T> batch;
     if (o.shuffle) {
-        batch.x.resize(size_t(bs * in));
+        if (train.x.sparse()) {
+            const index_t cap = most_stored(train.x.csr, n, bs);
+            batch.x.resize(size_t(cap));
+            batch.indices.resize(size_t(cap));
+            batch.indptr.resize(size_t(bs + 1));
+        } else {
+            batch.x.resize(size_t(bs * in));
+        }
         (train.t.labels ? batch.labels.resize(size_t(bs)) : batch.y.resize(size_t(bs * out)));
         if (train.t.w) batch.w.resize(size_t(bs));
     }
@@ -65,10 +98,9 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         double total = 0.0, penalty = 0.0, seen = 0.0;  // seen: samples, or their weights
         for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
             const index_t b = std::min(bs, n - start);
-            const T* x = o.shuffle ? batch.x.data() : train.x + start * in;
-            const Targets<T> t = o.shuffle
-                                     ? gather(train, in, out, order.data() + start, b, batch)
-                                     : rows_of(train.t, start, out);
+            const auto [x, t] =
+                o.shuffle ? gather(train, in, out, order.data() + start, b, batch)
+                          : std::make_pair(train.x.from(start, in), rows_of(train.t, start, out));
             try {
                 const StepLoss l = net.train_step(x, t, b, loss, opt, o.clip_norm, o.l2);
                 // The epoch's loss is the (weighted) per-sample mean over all batches.

@@ -9,8 +9,8 @@ namespace fastmlp {
 
 template <class T>
 struct Dataset {
-    const T* x = nullptr;  // n x in, row-major
-    Targets<T> t;          // y: n x out, or labels: n
+    Input<T> x;    // n x in: dense row-major, or CSR
+    Targets<T> t;  // y: n x out, or labels: n
     index_t n = 0;
 };
 

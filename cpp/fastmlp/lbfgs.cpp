@@ -316,7 +316,7 @@ LbfgsResult fit_lbfgs(Net<T>& net, const LossSpec& loss, const Dataset<T>& data,
         try {
             for (index_t start = 0; start < n; start += kBlock) {
                 const index_t b = std::min(kBlock, n - start);
-                total += net.loss_grad(data.x + start * in, rows_of(data.t, start, out), b, summed,
+                total += net.loss_grad(data.x.from(start, in), rows_of(data.t, start, out), b, summed,
                                        0.0, start > 0)
                              .value;
             }

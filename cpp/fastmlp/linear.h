@@ -1,5 +1,6 @@
 // The fully connected layer y = act(x @ w + b), w stored (in x out) row-major:
-// the one place its math lives (Net and fm.functional both call it).
+// the one place its math lives (Net and fm.functional both call it), for dense
+// x and for x in CSR (scipy.sparse) form.
 #pragma once
 #include "fastmlp/common.h"
 
@@ -26,5 +27,37 @@ void linear_forward(T* y, T* pre, const T* x, const T* w, const T* b, index_t n,
 template <class T>
 void linear_backward(T* dx, T* dw, T* db, const T* g, const T* x, const T* w, index_t n,
                      index_t in, index_t out, bool accumulate, const ActGrad<T>* dact);
+
+// Rows of a CSR matrix: row i stores data[k] at column indices[k] for k in
+// [indptr[i], indptr[i + 1]), columns in any order (a repeated column adds up,
+// as in scipy). Offsets are absolute, so rows r, r + 1, ... are `from(r)`.
+template <class T>
+struct Csr {
+    const index_t* indptr = nullptr;
+    const index_t* indices = nullptr;
+    const T* data = nullptr;
+    Csr from(index_t row) const { return {indptr + row, indices, data}; }
+};
+
+// Throws std::invalid_argument (naming `name`) unless indptr (rows + 1 offsets)
+// starts at 0, never decreases and ends within the `stored` values, and every
+// column index those rows use lies in [0, cols): the sparse kernels then read
+// only valid memory.
+void check_csr(const index_t* indptr, const index_t* indices, index_t rows, index_t cols,
+               index_t stored, const char* name);
+
+// linear_forward for CSR x (n rows, in columns): each row of the product is the
+// sum of its values times the rows of w they select, columns in stored order;
+// bias and activation as the dense path's epilogue. Rows are split over threads.
+template <class T>
+void linear_forward_csr(T* y, T* pre, Csr<T> x, const T* w, const T* b, index_t n, index_t out,
+                        const ActSpec* act);
+
+// linear_backward for CSR x, without dx: dw[in x out] (+)= x^T g, each dw(k, j)
+// summing over the rows in ascending order (threads own blocks of dw's rows), and
+// db as the dense path.
+template <class T>
+void linear_backward_csr(T* dw, T* db, const T* g, Csr<T> x, index_t n, index_t in, index_t out,
+                         bool accumulate);
 
 }  // namespace fastmlp

@@ -121,23 +121,39 @@ ActGrad<T> Net<T>::act_grad(size_t s) {
 }
 
 template <class T>
-void Net<T>::predict(const T* x, index_t n, T* y, T* scratch) const {
+void Net<T>::check_input(Input<T> x) const {
+    require(!x.sparse() || plan_[0].kind == LayerKind::linear,
+            "sparse input needs a network whose first layer is a Linear");
+}
+
+template <class T>
+void Net<T>::linear_step(const Step& st, Input<T> x, index_t n, T* y, T* pre) const {
+    const T* w = params_ + st.w_off;
+    const ActSpec* act = st.has_act ? &st.act : nullptr;
+    if (x.sparse())
+        linear_forward_csr(y, pre, x.csr, w, bias(st), n, st.out, act);
+    else
+        linear_forward(y, pre, x.x, w, bias(st), n, st.in, st.out, act);
+}
+
+template <class T>
+void Net<T>::predict(Input<T> x, index_t n, T* y, T* scratch) const {
+    check_input(x);
     if (n <= 0) return;
     // Dropout is the identity in inference; the rest ping-pongs between two
     // scratch buffers, the last step writing y. Activations run in place.
     size_t last = plan_.size() - 1;
     while (plan_[last].kind == LayerKind::dropout) --last;
-    const T* in = x;
+    Input<T> in = x;
     int flip = 0;
     for (size_t s = 0; s <= last; ++s) {
         const Step& st = plan_[s];
         if (st.kind == LayerKind::dropout) continue;
         T* out = s == last ? y : scratch + flip * n * maxw_;
         if (st.kind == LayerKind::linear)
-            linear_forward(out, out, in, params_ + st.w_off, bias(st), n, st.in, st.out,
-                           st.has_act ? &st.act : nullptr);
+            linear_step(st, in, n, out, out);
         else
-            act_forward(out, in, n * st.in, st.act);
+            act_forward(out, in.x, n * st.in, st.act);
         in = out;
         flip ^= 1;
     }
@@ -151,8 +167,9 @@ void Net<T>::ensure_workspace(index_t n) {
 }
 
 template <class T>
-const T* Net<T>::forward(const T* x, index_t n) {
+const T* Net<T>::forward(Input<T> x, index_t n) {
     require(n > 0, "forward: empty batch");
+    check_input(x);
     ensure_workspace(n);
     n_ = n;
     x_ = x;
@@ -165,9 +182,8 @@ const T* Net<T>::forward(const T* x, index_t n) {
         T* out = col(st.y_col);
         switch (st.kind) {
             case LayerKind::linear:
-                linear_forward(out, st.pre_col >= 0 ? col(st.pre_col) : out, in,
-                               params_ + st.w_off, bias(st), n, st.in, st.out,
-                               st.has_act ? &st.act : nullptr);
+                linear_step(st, s ? Input<T>(in) : x, n, out,
+                            st.pre_col >= 0 ? col(st.pre_col) : out);
                 break;
             case LayerKind::activation: act_forward(out, in, n * st.in, st.act); break;
             case LayerKind::dropout:
@@ -198,12 +214,17 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
         if (st.kind == LayerKind::dropout && dropout_on_)
             dropout_backward(g, g, n * st.in, st.p, dropout_seed, dropout_stream(st));
         if (st.kind != LayerKind::linear) continue;
+        T* db = st.b_off >= 0 ? grads_ + st.b_off : nullptr;
+        if (s == 0 && x_.sparse()) {
+            require(!dx, "backward: no input gradient for sparse input");
+            linear_backward_csr(grads_ + st.w_off, db, g, x_.csr, n, st.in, st.out, accumulate);
+            continue;
+        }
         T* target = s ? other : dx;
         ActGrad<T> prev{};
         if (st.fuse_prev) prev = act_grad(s - 1);
-        linear_backward(target, grads_ + st.w_off, st.b_off >= 0 ? grads_ + st.b_off : nullptr, g,
-                        input_of(s), params_ + st.w_off, n, st.in, st.out, accumulate,
-                        st.fuse_prev ? &prev : nullptr);
+        linear_backward(target, grads_ + st.w_off, db, g, input_of(s), params_ + st.w_off, n,
+                        st.in, st.out, accumulate, st.fuse_prev ? &prev : nullptr);
         if (s) std::swap(g, other);
     }
     // A network that starts with an activation or dropout: g holds dL/dx.
@@ -227,7 +248,7 @@ double Net<T>::weight_penalty(double coef) {
 }
 
 template <class T>
-StepLoss Net<T>::loss_grad(const T* x, Targets<T> t, index_t n, const LossSpec& loss, double l2,
+StepLoss Net<T>::loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss, double l2,
                            bool accumulate) {
     const T* out = forward(x, n);
     T* g = grad_buf(0);
@@ -244,7 +265,7 @@ StepLoss Net<T>::loss_grad(const T* x, Targets<T> t, index_t n, const LossSpec& 
 }
 
 template <class T>
-StepLoss Net<T>::train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
+StepLoss Net<T>::train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
                             Optimizer<T>& opt, double clip_norm, double l2) {
     const StepLoss r = loss_grad(x, t, n, loss, l2);
     if (clip_norm > 0.0) {

@@ -39,6 +39,21 @@ std::vector<ParamInfo> param_layout(const std::vector<LayerSpec>& layers);
 // Values in the flat buffers of that layout.
 index_t param_count(const std::vector<LayerSpec>& layers);
 
+// A batch of input rows: dense row-major x or, when csr.indptr is set, CSR
+// (read natively by the first Linear, which a network given CSR must start with).
+template <class T>
+struct Input {
+    const T* x = nullptr;
+    Csr<T> csr{};
+    Input(const T* dense = nullptr) : x(dense) {}
+    Input(Csr<T> sparse) : csr(sparse) {}
+    bool sparse() const { return csr.indptr != nullptr; }
+    // Rows row, row + 1, ... of an input `in` values wide.
+    Input from(index_t row, index_t in) const {
+        return sparse() ? Input(csr.from(row)) : Input(x + row * in);
+    }
+};
+
 // One step's loss: `value` includes `penalty`, its weight-L2 part.
 struct StepLoss {
     double value = 0.0, penalty = 0.0;
@@ -54,24 +69,24 @@ public:
     index_t in_features() const { return in_; }
     index_t out_features() const { return out_; }
 
-    // Inference on n rows of x (row-major): y is n x out_features; scratch holds
+    // Inference on n rows of x: y is n x out_features; scratch holds
     // predict_scratch(n) values. Thread-safe.
-    void predict(const T* x, index_t n, T* y, T* scratch) const;
+    void predict(Input<T> x, index_t n, T* y, T* scratch) const;
     index_t predict_scratch(index_t n) const { return 2 * n * maxw_; }
     // Training forward; x must stay valid until backward. Returns the n x out output.
-    const T* forward(const T* x, index_t n);
+    const T* forward(Input<T> x, index_t n);
     // Backpropagates gout (n x out, consumed). accumulate=false overwrites the gradients
-    // instead of adding to them. dx (n x in) is written when non-null.
+    // instead of adding to them. dx (n x in) is written when non-null (dense input only).
     void backward(const T* gout, T* dx, bool accumulate);
     // Overwrites the gradients with those of loss + l2 / 2 * sum(W^2) / denom, where W
     // runs over the Linear weights (not the biases) and denom is what the loss's mean
     // divides by (loss_denominator): the penalty joins the summed loss, as
     // scikit-learn's alpha does. Returns that objective before any update.
     // accumulate=true adds to the gradients instead (a batch in parts).
-    StepLoss loss_grad(const T* x, Targets<T> t, index_t n, const LossSpec& loss, double l2 = 0.0,
+    StepLoss loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss, double l2 = 0.0,
                        bool accumulate = false);
     // loss_grad, gradient clipping, optimizer step; returns the loss before the update.
-    StepLoss train_step(const T* x, Targets<T> t, index_t n, const LossSpec& loss,
+    StepLoss train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
                         Optimizer<T>& opt, double clip_norm = 0.0, double l2 = 0.0);
     // sum(W^2) / 2 over the Linear weights; a nonzero coef also adds coef * W to their
     // gradients.
@@ -108,13 +123,17 @@ private:
     void ensure_workspace(index_t n);
     T* col(index_t c) { return ws_.data() + c * cap_; }
     const T* bias(const Step& st) const { return st.b_off >= 0 ? params_ + st.b_off : nullptr; }
+    // Linear step st on its input rows x (dense, or CSR for the first step).
+    void linear_step(const Step& st, Input<T> x, index_t n, T* y, T* pre) const;
+    // Throws std::invalid_argument for CSR input to a network not starting with a Linear.
+    void check_input(Input<T> x) const;
     // The two gradient buffers behind the steps' buffers (k = 0 or 1).
     T* grad_buf(int k) { return col(ws_cols_ - (2 - k) * maxw_); }
     // Dropout draw of step st in the current forward: the same mask in backward.
     std::uint64_t dropout_stream(const Step& st) const {
         return draw_ * 65536 + std::uint64_t(st.layer);
     }
-    const T* input_of(size_t s) { return s ? col(plan_[s - 1].y_col) : x_; }
+    const T* input_of(size_t s) { return s ? col(plan_[s - 1].y_col) : x_.x; }
     // What act' of step s reads: the activation's input (ReLU's output serves:
     // x > 0 exactly where relu(x) > 0, NaN failing both) and output.
     ActGrad<T> act_grad(size_t s);
@@ -129,7 +148,7 @@ private:
     std::vector<T> ws_;
     std::vector<T> backup_;  // weights before the last optimizer step
     index_t cap_ = 0, n_ = 0;
-    const T* x_ = nullptr;
+    Input<T> x_;
     bool have_forward_ = false;
     std::uint64_t draw_ = 0;    // dropout draw used by the last forward
     bool dropout_on_ = false;  // whether the last forward applied dropout

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Tuple, Union
+import sys
+from typing import TYPE_CHECKING, Protocol, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from scipy.sparse import sparray, spmatrix
+    from typing_extensions import TypeIs
 
 # The array types that cross into the core (runtime expressions: no `X | Y` on Python 3.9).
 FloatDType = np.dtype[Union[np.float32, np.float64]]
@@ -14,10 +19,57 @@ FloatArray = npt.NDArray[Union[np.float32, np.float64]]
 Float32Array = npt.NDArray[np.float32]
 Float64Array = npt.NDArray[np.float64]
 LabelArray = npt.NDArray[np.int64]
+IndexArray = npt.NDArray[np.integer]
 # What real_array() lets through: booleans, integers and floats of any width.
 RealArray = npt.NDArray[Union[np.bool_, np.integer, np.floating]]
 Targets = Union[FloatArray, LabelArray]
-TrainingData = Tuple[FloatArray, Targets]
+
+
+class _CsrArrays(Protocol):
+    """What fastmlp reads of a scipy.sparse CSR matrix or array."""
+
+    @property
+    def data(self) -> npt.NDArray[np.generic]: ...
+
+    @property
+    def indices(self) -> IndexArray: ...
+
+    @property
+    def indptr(self) -> IndexArray: ...
+
+
+class _Sparse(Protocol):
+    """What fastmlp reads of a scipy.sparse matrix or array, of any format."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def tocsr(self) -> _CsrArrays: ...
+
+
+class CsrRows:
+    """Rows of sparse x as a model reads them natively: scipy's CSR arrays, the values of
+    the model's dtype. Slicing takes a range of rows (views of the values, no copy)."""
+
+    def __init__(self, data: FloatArray, indices: IndexArray, indptr: IndexArray,
+                 n_cols: int) -> None:
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.shape = (len(indptr) - 1, n_cols)
+
+    def __getitem__(self, rows: slice) -> CsrRows:
+        start, stop, step = rows.indices(self.shape[0])
+        if step != 1 or stop < start:
+            raise IndexError("CsrRows takes a range of rows")
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        return CsrRows(self.data[lo:hi], self.indices[lo:hi], self.indptr[start:stop + 1] - lo,
+                       self.shape[1])
+
+
+# What a model's predict, fit and train_step take as x (scipy's names are for the type
+# checker only), and what they pass on.
+XLike = Union[npt.ArrayLike, "sparray", "spmatrix", CsrRows]
+ModelInput = Union[FloatArray, CsrRows]
+TrainingData = Tuple[ModelInput, Targets]
 # A file to save to or load from.
 FilePath = Union[str, "os.PathLike[str]"]
 
@@ -46,7 +98,7 @@ def compute_dtype(*arrays: RealArray) -> FloatDType:
     return dt if dt in (DTYPES["float32"], DTYPES["float64"]) else DTYPES["float64"]
 
 
-def real_array(a: npt.ArrayLike, name: str) -> RealArray:
+def real_array(a: object, name: str) -> RealArray:
     """np.asarray that refuses complex, object and string data."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
@@ -54,17 +106,47 @@ def real_array(a: npt.ArrayLike, name: str) -> RealArray:
     return arr
 
 
-def as_matrix(a: npt.ArrayLike, name: str, dtype: FloatDType,
+def _check_matrix_shape(shape: tuple[int, ...], name: str, n_cols: int | None) -> None:
+    if len(shape) != 2:
+        hint = " (use x.reshape(1, -1) for a single sample)" if len(shape) == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {shape}{hint}")
+    if n_cols is not None and shape[1] != n_cols:
+        raise ValueError(f"{name} must have shape (n_samples, {n_cols}), got shape {shape}")
+
+
+def as_matrix(a: object, name: str, dtype: FloatDType,
               n_cols: int | None = None) -> FloatArray:
     """A C-contiguous 2-D array of `dtype` with n_cols columns (copied only if needed)."""
     arr = real_array(a, name)
-    if arr.ndim != 2:
-        hint = " (use x.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
-    if n_cols is not None and arr.shape[1] != n_cols:
-        raise ValueError(
-            f"{name} must have shape (n_samples, {n_cols}), got shape {arr.shape}")
+    _check_matrix_shape(arr.shape, name, n_cols)
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def is_sparse(a: object) -> TypeIs[_Sparse]:
+    """Whether `a` is a scipy.sparse matrix or array. Asked without importing scipy: while
+    scipy.sparse is not loaded, nothing can be one."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(a))
+
+
+def as_csr(a: _Sparse, name: str, dtype: FloatDType, n_cols: int | None = None) -> CsrRows:
+    """scipy.sparse input with n_cols columns as the CSR rows of `dtype` that a model reads
+    natively: CSR as given, any other format (CSC, COO, ...) converted once; the values
+    copied only to change their dtype. The core checks the structure."""
+    _check_matrix_shape(a.shape, name, n_cols)
+    csr = a.tocsr()
+    if csr.data.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {csr.data.dtype}")
+    return CsrRows(np.ascontiguousarray(csr.data, dtype=dtype), csr.indices, csr.indptr,
+                   a.shape[1])
+
+
+def as_input(a: object, name: str, dtype: FloatDType, n_cols: int | None = None) -> ModelInput:
+    """x for a model: CSR rows for scipy.sparse input (as_csr), else a matrix (as_matrix)."""
+    if isinstance(a, CsrRows):
+        _check_matrix_shape(a.shape, name, n_cols)
+        return a
+    return as_csr(a, name, dtype, n_cols) if is_sparse(a) else as_matrix(a, name, dtype, n_cols)
 
 
 def check_finite(arr: RealArray, name: str) -> None:
@@ -72,7 +154,7 @@ def check_finite(arr: RealArray, name: str) -> None:
         raise ValueError(f"{name} contains NaN or Inf")
 
 
-def check_nonempty(arr: RealArray, name: str) -> None:
+def check_nonempty(arr: RealArray | CsrRows, name: str) -> None:
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
 
@@ -113,15 +195,16 @@ def sample_weights(w: npt.ArrayLike | None, n: int, dtype: FloatDType) -> FloatA
     return weights
 
 
-def training_data(x: npt.ArrayLike, y: npt.ArrayLike, name_x: str, name_y: str, n_in: int,
+def training_data(x: XLike, y: npt.ArrayLike, name_x: str, name_y: str, n_in: int,
                   n_out: int, dtype: FloatDType, labels: bool,
                   finite: bool = True) -> TrainingData:
-    """x as (n, n_in) and y as targets; finite=False leaves the NaN/Inf check of x and y
-    to the caller (train_step does it natively, without a Python pass)."""
-    xa = as_matrix(x, name_x, dtype, n_in)
+    """x as (n, n_in) (dense, or CSR for scipy.sparse input) and y as targets; finite=False
+    leaves the NaN/Inf check of x and y to the caller (train_step does it natively, without
+    a Python pass)."""
+    xa = as_input(x, name_x, dtype, n_in)
     check_nonempty(xa, name_x)
     if finite:
-        check_finite(xa, name_x)
+        check_finite(xa if isinstance(xa, np.ndarray) else xa.data, name_x)
     ya = real_array(y, name_y)
     if ya.ndim == 0 or ya.shape[0] != xa.shape[0]:
         raise ValueError(f"{name_x} and {name_y} have different numbers of samples: "

@@ -2,11 +2,12 @@
 fastmlp native core
 """
 from __future__ import annotations
+import builtins
 import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Act', 'ActSpec', 'FitOptions', 'LayerKind', 'LayerSpec', 'LbfgsOptions', 'LbfgsResult', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
+__all__: list[str] = ['Act', 'ActSpec', 'CsrMatrix', 'FitOptions', 'LayerKind', 'LayerSpec', 'LbfgsOptions', 'LbfgsResult', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
 class LayerKind:
     """
     Members:
@@ -491,27 +492,32 @@ class Optimizer_f64:
     @step_count.setter
     def step_count(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class CsrMatrix:
+    def __init__(self, data: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | typing.Annotated[numpy.typing.ArrayLike, numpy.float64], indices: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], indptr: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], n_cols: typing.SupportsInt | typing.SupportsIndex, name: str) -> None:
+        """
+        Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not copied), for a Net of the values' dtype; bad structure raises ValueError naming `name`.
+        """
 class Net_f32:
     training: bool
-    def __init__(self, layers: collections.abc.Sequence[LayerSpec], in_features: typing.SupportsInt | typing.SupportsIndex, params: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], grads: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], prepare: collections.abc.Callable[[numpy.typing.ArrayLike], numpy.typing.ArrayLike]) -> None:
+    def __init__(self, layers: collections.abc.Sequence[LayerSpec], in_features: typing.SupportsInt | typing.SupportsIndex, params: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], grads: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], prepare: collections.abc.Callable[[builtins.object], builtins.object]) -> None:
         """
-        prepare(x) turns what predict() was given into a C-ordered matrix of the net's dtype with in_features columns (checked).
+        prepare(x) turns what predict() was given into a C-ordered matrix of the net's dtype with in_features columns or a CsrMatrix of them (checked).
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
         The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None).
         """
-    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
+    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
         """
         Full-batch L-BFGS on (x, targets); on_iter(iteration, objective) after each iteration, False stops.
         """
     def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def predict(self, x: numpy.typing.ArrayLike) -> numpy.typing.NDArray[numpy.float32]:
+    def predict(self, x: builtins.object) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
         ...
     @property
     def batch(self) -> int:
@@ -524,25 +530,25 @@ class Net_f32:
         ...
 class Net_f64:
     training: bool
-    def __init__(self, layers: collections.abc.Sequence[LayerSpec], in_features: typing.SupportsInt | typing.SupportsIndex, params: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], grads: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prepare: collections.abc.Callable[[numpy.typing.ArrayLike], numpy.typing.ArrayLike]) -> None:
+    def __init__(self, layers: collections.abc.Sequence[LayerSpec], in_features: typing.SupportsInt | typing.SupportsIndex, params: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], grads: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prepare: collections.abc.Callable[[builtins.object], builtins.object]) -> None:
         """
-        prepare(x) turns what predict() was given into a C-ordered matrix of the net's dtype with in_features columns (checked).
+        prepare(x) turns what predict() was given into a C-ordered matrix of the net's dtype with in_features columns or a CsrMatrix of them (checked).
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
         The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None).
         """
-    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
+    def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
         """
         Full-batch L-BFGS on (x, targets); on_iter(iteration, objective) after each iteration, False stops.
         """
     def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def predict(self, x: numpy.typing.ArrayLike) -> numpy.typing.NDArray[numpy.float64]:
+    def predict(self, x: builtins.object) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
         ...
     @property
     def batch(self) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _checks, _core, functional as F, init, training
-from ._checks import FloatArray
+from ._checks import FloatArray, XLike
 from .losses import LossLike, resolve_loss
 from .optim import Adam, Optimizer
 from .params import Parameter
@@ -614,8 +614,9 @@ class Sequential(Module):
                 l.reset_parameters(rng)
         core_net = _core.Net_f32 if self.dtype == np.float32 else _core.Net_f64
         dt, n_in = self.dtype, self.in_features
-        self._impl = core_net(specs, self.in_features, self._flat, self._flat_grad,
-                              lambda x: _checks.as_matrix(x, "x", dt, n_in))
+        self._impl = core_net(
+            specs, self.in_features, self._flat, self._flat_grad,
+            lambda x: training.core_input(_checks.as_input(x, "x", dt, n_in), "x"))
         self.out_features = linears[-1].out_features  # activations keep the width
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
         self._impl.dropout_seed = _checks.core_seed(seed)
@@ -697,7 +698,7 @@ class Sequential(Module):
             p.data[...] = new[k]
 
     # --- compute ----------------------------------------------------------------------
-    def predict(self, x: npt.ArrayLike) -> FloatArray:
+    def predict(self, x: XLike) -> FloatArray:
         """Inference: the model's output for each row of ``x``. Also ``net(x)``.
 
         It caches nothing and never drops (Dropout is the identity here), and gives the same
@@ -707,9 +708,10 @@ class Sequential(Module):
 
         Parameters
         ----------
-        x : array_like, shape (n, in_features)
+        x : array_like or scipy.sparse matrix, shape (n, in_features)
             A C-ordered matrix of the model's dtype is read in place; anything else is
-            checked and converted once.
+            checked and converted once. Sparse x (CSR read natively; CSC and other
+            formats converted to CSR once) needs a Linear as the first layer.
 
         Returns
         -------
@@ -731,6 +733,9 @@ class Sequential(Module):
         -------
         ndarray, shape (n, out_features)
         """
+        if _checks.is_sparse(x):
+            raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
+                            "take scipy.sparse x")
         out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
         self._has_forward = True
         return out
@@ -776,7 +781,7 @@ class Sequential(Module):
         self._checked_opt = optimizer
         return optimizer
 
-    def train_step(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def train_step(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                    optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
                    sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0) -> float:
         """One training step in one native call: zero_grad, forward, loss, backward and
@@ -784,8 +789,8 @@ class Sequential(Module):
 
         Parameters
         ----------
-        x : array_like, shape (n, in_features)
-            The batch.
+        x : array_like or scipy.sparse matrix, shape (n, in_features)
+            The batch (sparse as `predict`'s).
         y : array_like
             The targets: shape ``(n, out_features)`` (or ``(n,)`` for one output), or
             integer class labels of shape ``(n,)`` for ``"cross_entropy"``.
@@ -828,14 +833,15 @@ class Sequential(Module):
         y_arg, labels_arg = (None, ya) if labels else (ya, None)
         clip = float(clip_grad_norm)
         l2 = _checks.non_negative(weight_l2, "weight_l2")
+        x_arg = training.core_input(xa, "x")
         # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
         if isinstance(self._impl, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
-            return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
+            return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
         assert isinstance(native, _core.Optimizer_f64)
-        return self._impl.train_step(xa, y_arg, labels_arg, w, spec, native, clip, l2)
+        return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
 
-    def fit(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def fit(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
             optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
             shuffle: bool = True, seed: int | None = None, log_every: int = 0,
             callback: training.Callback | None = None,
@@ -850,8 +856,8 @@ class Sequential(Module):
 
         Parameters
         ----------
-        x : array_like, shape (n, in_features)
-            The training samples.
+        x : array_like or scipy.sparse matrix, shape (n, in_features)
+            The training samples (sparse as `predict`'s; so may validation_data's be).
         y : array_like
             The targets: shape ``(n, out_features)`` (or ``(n,)`` for one output), or
             integer class labels of shape ``(n,)`` for ``"cross_entropy"``.
@@ -938,7 +944,7 @@ class Sequential(Module):
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)
 
-    def fit_lbfgs(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
+    def fit_lbfgs(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                   max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
                   weight_l2: float = 0.0, sample_weight: npt.ArrayLike | None = None,
                   callback: training.LbfgsCallback | None = None) -> training.LbfgsResult:
@@ -948,8 +954,8 @@ class Sequential(Module):
 
         Parameters
         ----------
-        x : array_like, shape (n, in_features)
-            The training samples, all in every evaluation.
+        x : array_like or scipy.sparse matrix, shape (n, in_features)
+            The training samples, all in every evaluation (sparse as `predict`'s).
         y : array_like
             The targets, as `fit`'s.
         loss : str or loss object, optional

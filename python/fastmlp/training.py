@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _checks, _core, metrics as _metrics
-from ._checks import Float64Array, FloatArray, FloatDType, Targets
+from ._checks import Float64Array, FloatArray, FloatDType, ModelInput, Targets, XLike
 from .losses import LossLike, resolve_loss
 from .optim import LRScheduler, Optimizer, ReduceLROnPlateau
 from .progress import Progress
@@ -26,7 +26,7 @@ EpochHook = Callable[[int, Dict[str, float]], Union[bool, None]]
 # fit_lbfgs(callback=...): callback(iteration, objective) after each iteration; a False
 # return stops (None goes on).
 LbfgsCallback = Callable[[int, float], Union[bool, None]]
-ValidationData = Tuple[npt.ArrayLike, npt.ArrayLike]
+ValidationData = Tuple[XLike, npt.ArrayLike]
 
 
 class FitExtras(TypedDict, total=False):
@@ -53,7 +53,23 @@ class _Model(Protocol):
 
     def flat_parameters(self) -> FloatArray: ...
 
-    def predict(self, x: npt.ArrayLike) -> FloatArray: ...
+    def predict(self, x: XLike) -> FloatArray: ...
+
+
+def core_input(x: ModelInput, name: str) -> FloatArray | _core.CsrMatrix:
+    """x as the core reads it: a dense matrix as it is, CSR rows as the core's CsrMatrix over
+    the same arrays (int32 indices widened to int64), whose structure the core checks.
+
+    Parameters
+    ----------
+    x : ndarray or CsrRows
+        What `fastmlp._checks.as_input` made of the user's x.
+    name : str
+        The argument's name, for the core's error messages.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    return _core.CsrMatrix(x.data, x.indices, x.indptr, x.shape[1], name)
 
 
 class History:
@@ -131,7 +147,7 @@ class _Tracker:
             self.net.flat_parameters()[...] = self.best_weights
 
 
-def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.ArrayLike,
+def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         loss: LossLike = "mse", epochs: int = 200, batch_size: int | None = None,
         shuffle: bool = True, seed: int | None = None, log_every: int = 0,
         callback: Callback | None = None, validation_data: ValidationData | None = None,
@@ -173,7 +189,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         validation_data = (xa[n_train:], ya[n_train:])
         xa, ya = xa[:n_train], ya[:n_train]
         w = None if w is None else w[:n_train]
-    vx: FloatArray | None = None
+    vx: ModelInput | None = None
     vy: Targets | None = None
     if validation_data is not None:
         if len(validation_data) != 2:
@@ -251,6 +267,8 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
+    x_arg = core_input(xa, "x")
+    vx_arg = None if vx is None else core_input(vx, "validation_data[0]")
     report = on_report if o.report_every else None
     native = opt.native
     core.training = net.training
@@ -258,12 +276,12 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         # Each core Net takes the optimizer of its own dtype, as Sequential checked.
         if isinstance(core, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
-            loss_hist, penalty, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o,
-                                                    vx, vy_arg, vlabels_arg, report)
+            loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
+                                                    vx_arg, vy_arg, vlabels_arg, report)
         else:
             assert isinstance(native, _core.Optimizer_f64)
-            loss_hist, penalty, val_hist = core.fit(xa, y_arg, labels_arg, w, spec, native, o,
-                                                    vx, vy_arg, vlabels_arg, report)
+            loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
+                                                    vx_arg, vy_arg, vlabels_arg, report)
     finally:
         tracker.finish()
         if bar is not None:
@@ -294,7 +312,7 @@ class LbfgsResult:
                 f"status={self.status}, message={self.message!r})")
 
 
-def fit_lbfgs(net: _Model, core: CoreNet, x: npt.ArrayLike, y: npt.ArrayLike,
+def fit_lbfgs(net: _Model, core: CoreNet, x: XLike, y: npt.ArrayLike,
               loss: LossLike = "mse", max_iter: int = 200, max_fun: int = 15000,
               tol: float = 1e-5, weight_l2: float = 0.0,
               sample_weight: npt.ArrayLike | None = None,
@@ -325,4 +343,5 @@ def fit_lbfgs(net: _Model, core: CoreNet, x: npt.ArrayLike, y: npt.ArrayLike,
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     core.training = net.training
-    return LbfgsResult(core.fit_lbfgs(xa, y_arg, labels_arg, w, spec, l2, o, on_iter))
+    return LbfgsResult(core.fit_lbfgs(core_input(xa, "x"), y_arg, labels_arg, w, spec, l2, o,
+                                      on_iter))

@@ -11,12 +11,10 @@
 #include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/epilogue_block.h"
 #include "fastmlp/gemm/pack.h"
+#include "fastmlp/parallel.h"
 
 #ifdef _MSC_VER
 #include <malloc.h>
-#endif
-#ifdef _OPENMP
-#include <omp.h>
 #endif
 
 namespace fastmlp {
@@ -31,22 +29,12 @@ namespace {
 constexpr index_t kDirectMaxB = 16 * 1024;
 constexpr index_t kDirectFewRows = 96;
 constexpr index_t kDirectMaxBFewRows = 64 * 1024;
-// Below this many flops one thread is faster than waking the others (2 threads
-// broke even at ~0.5 MFLOP and gave 1.5x at 1 MFLOP); above it every thread
-// gets at least half of it.
-constexpr double kParallelMinFlops = 1.0e6;
 // Bytes of A the direct path may keep in L1 (32 KiB on current x86 cores).
 constexpr index_t kL1Bytes = 16 * 1024;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
 constexpr int kMaxTile = 12 * 32;
 
 index_t round_up(index_t x, index_t u) { return (x + u - 1) / u * u; }
-
-// Start of part p of [0, total) cut into `parts` pieces aligned to `unit`.
-index_t split_point(index_t total, index_t unit, int parts, int p) {
-    const index_t units = (total + unit - 1) / unit;
-    return std::min(total, units * p / parts * unit);
-}
 
 // 64-byte aligned memory; MSVC has no std::aligned_alloc (its free() cannot
 // release over-aligned blocks), so it takes _aligned_malloc/_aligned_free.
@@ -233,25 +221,6 @@ void packed_block(const Problem<T>& P, index_t i0, index_t i1, index_t j0, index
     }
 }
 
-int threads_for(index_t M, index_t N, index_t K) {
-    const double flops = 2.0 * double(M) * double(N) * double(K);
-    if (flops < kParallelMinFlops) return 1;
-    return std::max(1, std::min<int>(num_threads(), int(flops / (kParallelMinFlops / 2))));
-}
-
-// Runs body(t) for t in [0, nt) on nt threads.
-template <class F>
-void parallel(int nt, F&& body) {
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-        body(omp_get_thread_num());
-        return;
-    }
-#endif
-    for (int t = 0; t < nt; ++t) body(t);
-}
-
 template <class T>
 void run_direct(const Problem<T>& P, int nt) {
     const GemmUkernel<T>& uk = P.uk;
@@ -329,7 +298,7 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
         auto fuse = [&] {
             if (block_ep && fusable(*block_ep, C, N, tep)) P.ep = nullptr, P.tep = &tep;
         };
-        const int nt = threads_for(M, N, K);
+        const int nt = threads_for_flops(2.0 * double(M) * double(N) * double(K));
         if (N == 1 && A.cs == 1 && B.rs == 1) {
             fuse();
             run_dot(P, nt);
