@@ -145,10 +145,11 @@ matrix_or_csr<T> predict_input(const PyNet<T>& s, const array_like& obj) {
             return x;
     }
     py::object prepared = s.prepare(obj);
-    if (py::isinstance<PyCsr>(prepared)) return prepared.cast<const PyCsr&>();
-    require(py::isinstance<carray<T>>(prepared),
+    if (py::isinstance<carray<T>>(prepared))
+        return py::reinterpret_steal<carray<T>>(prepared.release());
+    require(py::isinstance<PyCsr>(prepared),
             "predict: prepare() must return a C-ordered matrix or a CsrMatrix");
-    return py::reinterpret_steal<carray<T>>(prepared.release());
+    return prepared.cast<const PyCsr&>();
 }
 
 void bind_csr(py::module_& m) {
