@@ -170,8 +170,8 @@ void bind_csr(py::module_& m) {
              }),
              "data"_a, "indices"_a, "indptr"_a, "n_cols"_a, "name"_a,
              "Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not "
-             "copied), for a Net of the values' dtype; bad structure raises ValueError naming "
-             "`name`.");
+             "copied, but int32 indices are widened to int64), for a Net of the values' dtype; "
+             "bad structure raises ValueError naming `name`.");
 }
 
 template <class T>
