@@ -146,10 +146,11 @@ matrix_or_csr<T> predict_input(const PyNet<T>& s, const array_like& obj) {
             return x;
     }
     py::object prepared = s.prepare(obj);
-    if (py::isinstance<PyCsr>(prepared)) return prepared.cast<const PyCsr&>();
-    require(py::isinstance<carray<T>>(prepared),
+    if (py::isinstance<carray<T>>(prepared))
+        return py::reinterpret_steal<carray<T>>(prepared.release());
+    require(py::isinstance<PyCsr>(prepared),
             "predict: prepare() must return a C-ordered matrix or a CsrMatrix");
-    return py::reinterpret_steal<carray<T>>(prepared.release());
+    return prepared.cast<const PyCsr&>();
 }
 
 void bind_csr(py::module_& m) {
@@ -170,8 +171,8 @@ void bind_csr(py::module_& m) {
              }),
              "data"_a, "indices"_a, "indptr"_a, "n_cols"_a, "name"_a,
              "Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not "
-             "copied), for a Net of the values' dtype; bad structure raises ValueError naming "
-             "`name`.");
+             "copied, but int32 indices are widened to int64), for a Net of the values' dtype; "
+             "bad structure raises ValueError naming `name`.");
 }
 
 template <class T>

@@ -146,7 +146,9 @@ def as_input(a: object, name: str, dtype: FloatDType, n_cols: int | None = None)
     if isinstance(a, CsrRows):
         _check_matrix_shape(a.shape, name, n_cols)
         return a
-    return as_csr(a, name, dtype, n_cols) if is_sparse(a) else as_matrix(a, name, dtype, n_cols)
+    if not isinstance(a, np.ndarray) and is_sparse(a):
+        return as_csr(a, name, dtype, n_cols)
+    return as_matrix(a, name, dtype, n_cols)
 
 
 def check_finite(arr: RealArray, name: str) -> None:

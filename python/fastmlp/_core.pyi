@@ -495,7 +495,7 @@ class Optimizer_f64:
 class CsrMatrix:
     def __init__(self, data: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | typing.Annotated[numpy.typing.ArrayLike, numpy.float64], indices: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], indptr: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], n_cols: typing.SupportsInt | typing.SupportsIndex, name: str) -> None:
         """
-        Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not copied), for a Net of the values' dtype; bad structure raises ValueError naming `name`.
+        Rows of a CSR matrix with n_cols columns over scipy's three arrays (kept, not copied, but int32 indices are widened to int64), for a Net of the values' dtype; bad structure raises ValueError naming `name`.
         """
 class Net_f32:
     training: bool
