@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 import sklearn.neural_network as sknn
 from sklearn.base import clone
 from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits,
@@ -44,10 +45,11 @@ def fit_quietly(est, *args, **kwargs):
 
 
 # --- scikit-learn's own estimator checks ----------------------------------------------------
-# The terms on which scikit-learn checks its own MLPs: with a stochastic solver, repeating a
-# sample changes the batches and the number of steps, so it is not the same as weighting it
-# (scikit-learn runs this one check on its MLPs with lbfgs); with lbfgs nothing may fail.
-STOCHASTIC_ONLY = {"check_sample_weight_equivalence_on_dense_data"}
+# The two sample-weight checks compare weighting a sample with repeating it to rtol 1e-7:
+# finer than float32 resolves, so the default float32 estimators fail them (scikit-learn's
+# own MLPs compute in float64); in float64 nothing may fail, for any solver.
+FLOAT32_ONLY = {"check_sample_weight_equivalence_on_dense_data",
+                "check_sample_weight_equivalence_on_sparse_data"}
 # SkipTest from scikit-learn for optional packages that are not our code, and for the
 # decision_function that scikit-learn's MLPClassifier has not either.
 OPTIONAL = ("pandas is not installed", "SCIPY_ARRAY_API is not set",
@@ -69,15 +71,15 @@ def _check(est):
 @pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
 def test_sklearn_estimator_checks(cls):
     failed = _check(cls(max_iter=100))
-    assert set(failed) == STOCHASTIC_ONLY, failed
+    assert set(failed) == FLOAT32_ONLY, failed
 
 
+# max_iter=100 as scikit-learn checks its own MLPs (at 200 lbfgs takes its classifier's
+# multilabel probabilities to 1.0, scikit-learn's own included).
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 @pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
-def test_sklearn_estimator_checks_lbfgs(cls):
-    # max_iter=100 as scikit-learn checks its own MLPs (at 200 its classifier's multilabel
-    # probabilities reach 1.0 too); float64 because the sample-weight check compares to
-    # rtol 1e-7, finer than float32 resolves (scikit-learn's lbfgs computes in float64).
-    assert _check(cls(solver="lbfgs", max_iter=100, dtype="float64")) == {}
+def test_sklearn_estimator_checks_float64(cls, solver):
+    assert _check(cls(solver=solver, max_iter=100, dtype="float64")) == {}
 
 
 # --- the estimator API ----------------------------------------------------------------------
@@ -380,6 +382,24 @@ def test_learning_rate_schedules_follow_sklearns_rule():
     assert ours.n_iter_ == theirs.n_iter_ == 19
     assert ours._optimizer.lr * g == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
     assert theirs._optimizer.learning_rate == pytest.approx(1e-3 / 5 ** 5, rel=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_sparse_input_equals_dense(fmt, solver):
+    X, y = load_digits(return_X_y=True)
+    X = np.where(X > 8, X / 16, 0.0)  # about 30% nonzero
+    Xs = getattr(scipy.sparse, f"{fmt}_matrix")(X)
+    kw = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=20, random_state=0,
+              dtype="float64")
+    dense = fit_quietly(MLPClassifier(**kw), X, y)
+    sparse = fit_quietly(MLPClassifier(**kw), Xs, y)
+    for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), rtol=1e-9)
+    reg = fit_quietly(MLPRegressor(**kw), Xs, X[:, 20])
+    np.testing.assert_allclose(reg.predict(Xs), fit_quietly(MLPRegressor(**kw), X, X[:, 20])
+                               .predict(X), rtol=1e-8, atol=1e-10)
 
 
 def test_outputs_float64_for_float64_input():

@@ -31,6 +31,8 @@ scikit-learn's would, from the same initial weights):
 - SGD's momentum follows torch's rule (the buffer sums gradients, the step scales it by the
   current lr); scikit-learn's buffer sums lr-scaled gradients. They agree while the lr is
   constant.
+- scikit-learn's check_estimator passes every check for dtype="float64"; float32 fails
+  only the two sample-weight equivalence checks, which compare to rtol 1e-7.
 - For a regressor with several outputs, L-BFGS minimises the objective whose gradient
   scikit-learn uses (half the squared error summed over outputs); scikit-learn's own
   reports its value averaged over outputs instead.
@@ -289,8 +291,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         dtype = _checks.model_dtype(self.dtype)
         first = not hasattr(self, "model_") or not (incremental or self.warm_start)
-        X, y = validate_data(self, X_in, y_in, reset=first, dtype=(np.float64, np.float32),
-                             **self._check_y)
+        X, y = validate_data(self, X_in, y_in, reset=first, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), **self._check_y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         t, k = self._encode_targets(y, first, incremental)
@@ -529,9 +531,16 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: Any) -> npt.NDArray[np.floating[Any]]:
         """The activated outputs, in X's dtype (float64 for other input)."""
         check_is_fitted(self)
-        Xv = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        Xv = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                           dtype=(np.float64, np.float32))
         out = self.model_.predict(Xv.astype(self.model_.dtype, copy=False))
         return self._activate(out.astype(Xv.dtype, copy=False))
+
+    def __sklearn_tags__(self) -> Tags:
+        # mypy #16653: untyped_calls_exclude does not cover calls through super().
+        tags: Tags = super().__sklearn_tags__()  # type: ignore[no-untyped-call]
+        tags.input_tags.sparse = True
+        return tags
 
     def onnx_network(self) -> Sequential:
         """The trained network, for fastmlp.onnx.to_onnx(estimator).
