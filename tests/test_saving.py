@@ -66,3 +66,33 @@ def test_load_refuses_unknown_layers_and_wrong_shapes(tmp_path):
 def test_save_needs_a_sequential(tmp_path):
     with pytest.raises(TypeError, match="Sequential"):
         fm.save(fm.Linear(2, 2), tmp_path / "x.safetensors")
+
+
+def test_a_failed_save_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    old = fm.Sequential(fm.Linear(3, 2), seed=0)
+    fm.save(old, path)
+    before = path.read_bytes()
+
+    def half_then_crash(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", half_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        fm.save(fm.Sequential(fm.Linear(3, 2), seed=1), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary left
+    np.testing.assert_array_equal(fm.load(path).flat_parameters(), old.flat_parameters())
+
+
+def test_save_replaces_the_file_by_rename(tmp_path):
+    path = tmp_path / "model.safetensors"
+    fm.save(fm.Sequential(fm.Linear(3, 2), seed=0), path)
+    inode = path.stat().st_ino
+    new = fm.Sequential(fm.Linear(3, 2), seed=1)
+    fm.save(new, str(path))
+    assert path.stat().st_ino != inode  # a new file renamed over the old one
+    np.testing.assert_array_equal(fm.load(path).flat_parameters(), new.flat_parameters())
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]

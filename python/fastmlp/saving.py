@@ -5,7 +5,7 @@ any extra string entries the caller adds (the CLI keeps its preprocessing there)
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from . import _checks, nn
 from ._checks import FilePath
@@ -20,7 +20,9 @@ def save(model: nn.Sequential, path: FilePath,
     """Writes a Sequential's layers, dtype and weights to a safetensors file.
 
     Needs the optional extra ``[io]`` (the safetensors package). The weights are stored
-    losslessly; the optimizer's state is not saved (see ``Optimizer.state_dict``).
+    losslessly; the optimizer's state is not saved (see ``Optimizer.state_dict``). The
+    file is written beside ``path`` and renamed over it once complete, so an existing file
+    is never left half-written: a crash leaves the old one or the new one.
 
     Parameters
     ----------
@@ -43,7 +45,25 @@ def save(model: nn.Sequential, path: FilePath,
     meta = {"format": _FORMAT, "dtype": model.dtype.name, "layers": json.dumps(layers), **extra}
     _checks.require_module("safetensors.numpy", _NEEDS_SAFETENSORS)
     from safetensors.numpy import save_file
-    save_file(model.state_dict(), str(path), metadata=meta)
+    _write_atomically(path, lambda tmp: save_file(model.state_dict(), tmp, metadata=meta))
+
+
+def _write_atomically(path: FilePath, write: Callable[[str], None]) -> None:
+    """write(tmp) into a temporary file beside path, flushed to disk, then renamed over
+    path: a crash at any point leaves either the old file or the new one, never half."""
+    import tempfile
+    target = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)),
+                               prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _header(path: FilePath) -> dict[str, str]:
