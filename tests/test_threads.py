@@ -147,3 +147,32 @@ def test_default_thread_count_follows_the_cpu_affinity():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
     assert out.stdout.strip() == "1"
+
+
+def test_a_model_trains_in_one_thread_at_a_time():
+    """A second thread's training call on a busy model raises RuntimeError naming it (its
+    updates would interleave with the first's); predict runs alongside; another model
+    trains in parallel."""
+    x, y = _data(n=64)
+    net, other = _net(), _net()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(epoch, logs):
+        inside.set()
+        release.wait(10)
+
+    t = threading.Thread(target=lambda: net.fit(x, y, epochs=2, on_epoch=hold))
+    t.start()
+    try:
+        assert inside.wait(10)
+        for call in (lambda: net.train_step(x, y), lambda: net.fit(x, y, epochs=1),
+                     lambda: net.fit_lbfgs(x, y, max_iter=1), lambda: net.forward(x)):
+            with pytest.raises(RuntimeError, match=f"Sequential at {id(net):#x} is busy: "
+                                                   r"\w+\(\) was called while fit\(\) runs"):
+                call()
+        assert net.predict(x).shape == (64, 4)
+        other.fit(x, y, epochs=1)  # a different model is not held up
+    finally:
+        release.set()
+        t.join()
+    net.train_step(x, y)  # free again

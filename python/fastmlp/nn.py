@@ -1,7 +1,9 @@
 """Layers and the Sequential model: thin objects over the native core."""
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, Mapping, Protocol, Union
 
 import numpy as np
@@ -623,6 +625,23 @@ class Sequential(Module):
         self._default_opt: Optimizer | None = None
         self._checked_opt: Optimizer | None = None  # the last optimizer that passed _optimizer()
         self._has_forward = False
+        self._trainer = threading.Lock()  # held by the one thread training the model
+        self._training_in = ""
+
+    @contextlib.contextmanager
+    def _exclusive(self, method: str) -> Iterator[None]:
+        """Holds the model for one training call: a second thread calling any training
+        method meanwhile gets RuntimeError instead of interleaving its updates."""
+        if not self._trainer.acquire(blocking=False):
+            raise RuntimeError(
+                f"Sequential at {id(self):#x} is busy: {method}() was called while "
+                f"{self._training_in}() runs in another thread (or from its callback); a "
+                "model trains in one thread at a time, predict() may run alongside")
+        self._training_in = method
+        try:
+            yield
+        finally:
+            self._trainer.release()
 
     # --- containers -------------------------------------------------------------------
     def __getitem__(self, i: int) -> Layer:
@@ -733,12 +752,13 @@ class Sequential(Module):
         -------
         ndarray, shape (n, out_features)
         """
-        if _checks.is_sparse(x):
-            raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
-                            "take scipy.sparse x")
-        out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
-        self._has_forward = True
-        return out
+        with self._exclusive("forward"):
+            if _checks.is_sparse(x):
+                raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
+                                "take scipy.sparse x")
+            out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
+            self._has_forward = True
+            return out
 
     def backward(self, grad: npt.ArrayLike) -> FloatArray:
         """Backpropagates through the last ``forward``: adds dloss/dparameter to each
@@ -759,11 +779,12 @@ class Sequential(Module):
         RuntimeError
             If no ``forward`` came first.
         """
-        if not self._has_forward:
-            raise RuntimeError("backward() called before forward()")
-        n = self._impl.batch
-        g = _checks.as_targets(grad, "grad", n, self.out_features, self.dtype, labels=False)
-        return self._impl.backward(g)
+        with self._exclusive("backward"):
+            if not self._has_forward:
+                raise RuntimeError("backward() called before forward()")
+            n = self._impl.batch
+            g = _checks.as_targets(grad, "grad", n, self.out_features, self.dtype, labels=False)
+            return self._impl.backward(g)
 
     def _optimizer(self, optimizer: Optimizer | None) -> Optimizer:
         """The given optimizer, checked; None: the model's own Adam(lr=1e-3), created once
@@ -824,22 +845,23 @@ class Sequential(Module):
         FloatingPointError
             The loss, a gradient or a weight became NaN or Inf.
         """
-        spec, labels = resolve_loss(loss)
-        xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
-                                       self.dtype, labels, finite=False)
-        w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
-        native = self._optimizer(optimizer).native
-        self._has_forward = True
-        y_arg, labels_arg = (None, ya) if labels else (ya, None)
-        clip = float(clip_grad_norm)
-        l2 = _checks.non_negative(weight_l2, "weight_l2")
-        x_arg = training.core_input(xa, "x")
-        # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
-        if isinstance(self._impl, _core.Net_f32):
-            assert isinstance(native, _core.Optimizer_f32)
+        with self._exclusive("train_step"):
+            spec, labels = resolve_loss(loss)
+            xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
+                                           self.dtype, labels, finite=False)
+            w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
+            native = self._optimizer(optimizer).native
+            self._has_forward = True
+            y_arg, labels_arg = (None, ya) if labels else (ya, None)
+            clip = float(clip_grad_norm)
+            l2 = _checks.non_negative(weight_l2, "weight_l2")
+            x_arg = training.core_input(xa, "x")
+            # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
+            if isinstance(self._impl, _core.Net_f32):
+                assert isinstance(native, _core.Optimizer_f32)
+                return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
+            assert isinstance(native, _core.Optimizer_f64)
             return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
-        assert isinstance(native, _core.Optimizer_f64)
-        return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
 
     def fit(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
             optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
@@ -940,9 +962,10 @@ class Sequential(Module):
         KeyboardInterrupt
             On Ctrl-C.
         """
-        return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
-                            batch_size, shuffle, seed, log_every, callback, validation_data,
-                            **extras)
+        with self._exclusive("fit"):
+            return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
+                                batch_size, shuffle, seed, log_every, callback, validation_data,
+                                **extras)
 
     def fit_lbfgs(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                   max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
@@ -979,8 +1002,9 @@ class Sequential(Module):
         LbfgsResult
             The final objective, iterations, evaluations, status and message.
         """
-        return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
-                                  weight_l2, sample_weight, callback)
+        with self._exclusive("fit_lbfgs"):
+            return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
+                                      weight_l2, sample_weight, callback)
 
 
 # Every layer class by name: the names (and constructor arguments) are torch.nn's, which
