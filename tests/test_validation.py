@@ -473,3 +473,21 @@ def test_a_byte_order_spelling_means_the_native_dtype(spelling, rng):
     before = net[0].weight.data.copy()
     net.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), epochs=2)
     assert not np.array_equal(before, net[0].weight.data)
+
+
+def test_finiteness_is_checked_in_blocks_without_a_full_size_mask():
+    """fit on data of the model's dtype allocates no temporary as large as x: the
+    NaN/Inf check runs over blocks of rows (tracemalloc sees NumPy's allocations)."""
+    import tracemalloc
+    x = np.ones((200_000, 20), np.float32)  # 16 MB; a full boolean mask would be 4 MB
+    y = np.ones((200_000, 1), np.float32)
+    net = fm.Sequential(fm.Linear(20, 1), seed=0)
+    net.fit(x[:10], y[:10], epochs=1)  # warm-up
+    tracemalloc.start()
+    net.fit(x, y, epochs=1, batch_size=4096, shuffle=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < x.nbytes / 8, peak
+    x[123_456, 7] = np.inf
+    with pytest.raises(ValueError, match="x contains NaN or Inf"):
+        net.fit(x, y, epochs=1)

@@ -151,9 +151,18 @@ def as_input(a: object, name: str, dtype: FloatDType, n_cols: int | None = None)
     return as_matrix(a, name, dtype, n_cols)
 
 
+# Values whose finiteness is checked at a time: the boolean mask of a block stays small
+# (1 MiB) however large the data is.
+_FINITE_BLOCK = 1 << 20
+
+
 def check_finite(arr: RealArray, name: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or Inf")
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    rows = max(1, _FINITE_BLOCK // max(1, arr.size // arr.shape[0]))
+    for start in range(0, arr.shape[0], rows):
+        if not np.isfinite(arr[start:start + rows]).all():
+            raise ValueError(f"{name} contains NaN or Inf")
 
 
 def check_nonempty(arr: RealArray | CsrRows, name: str) -> None:
