@@ -145,3 +145,18 @@ def test_bench_prints_the_peers_side_by_side(capsys):
     rows = {l.split("  ")[0]: l for l in lines[2:]}
     assert {"fastmlp fit", "NumPy hand-written"} <= set(rows)
     assert rows["fastmlp fit"].rstrip().endswith("1.00x")
+
+
+@pytest.mark.parametrize("reader", ["pandas", "csv module"])
+@pytest.mark.parametrize("case", ["repeated name", "long row", "empty file"])
+def test_both_csv_readers_refuse_the_same_files(tmp_path, monkeypatch, reader, case):
+    from fastmlp import tabular
+    if reader == "csv module":
+        monkeypatch.setitem(sys.modules, "pandas", None)  # as if not installed
+    else:
+        import pandas  # noqa: F401 (the [test] extra installs it)
+    path = tmp_path / "bad.csv"
+    path.write_text({"repeated name": "a,b,a\n1,2,3\n", "long row": "a,b\n1,2\n3,4,5\n",
+                     "empty file": ""}[case])
+    with pytest.raises(tabular.TableError, match=str(path)):
+        tabular.read_csv(str(path))

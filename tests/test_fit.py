@@ -764,3 +764,26 @@ def test_train_step_ragged_and_1d_targets():
     lb = b.train_step(x, y, optimizer=fm.optim.SGD(b.parameters(), lr=0.1))
     assert la == lb
     assert_same_weights(weights(a), weights(b))
+
+
+def test_on_epoch_sees_each_epoch_and_can_stop_and_set_the_lr(rng):
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]])
+    net = fm.Sequential(fm.Linear(3, 1), dtype="float64", seed=0)
+    opt = fm.optim.SGD(net.parameters(), lr=0.1)
+    seen = []
+
+    def on_epoch(epoch, logs):
+        seen.append((epoch, dict(logs)))
+        opt.lr = 0.1 / (epoch + 1)
+        return epoch < 4
+
+    hist = net.fit(x, y, optimizer=opt, epochs=10, batch_size=16, weight_l2=0.2,
+                   validation_data=(x[:8], y[:8]), metrics=("r2",), on_epoch=on_epoch)
+    assert [e for e, _ in seen] == [1, 2, 3, 4] and hist.epochs == 4
+    for e, logs in seen:
+        assert set(logs) == {"loss", "penalty", "lr", "val_loss", "r2"}
+        assert logs["loss"] == hist.loss[e - 1] and logs["penalty"] == hist.penalty[e - 1]
+        assert logs["lr"] == pytest.approx(0.1 / e) == hist.lr[e - 1]
+        assert logs["val_loss"] == hist.val_loss[e - 1]
+    assert 0 < hist.penalty[0] < hist.loss[0]

@@ -78,11 +78,14 @@ def test_without_onnx_the_error_says_how_to_get_it():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n_out", [1, 2])
-def test_sklearn_regressor_exports_its_predict(dtype, n_out, rng):
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_sklearn_regressor_exports_its_predict(dtype, n_out, loss, rng):
     from fastmlp.sklearn import MLPRegressor
     x = rng.standard_normal((60, 4))
     y = x[:, :n_out] * 2 + 0.1 if n_out > 1 else x[:, 0] - x[:, 1]
-    est = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=30,
+    if loss == "poisson":
+        y = np.exp(y / 4)
+    est = MLPRegressor(loss=loss, hidden_layer_sizes=(8,), activation="tanh", max_iter=30,
                        random_state=0, dtype=dtype).fit(x, y)
     (out,) = _session(to_onnx(est)).run(None, {"x": x.astype(dtype)})
     assert out.shape == est.predict(x).shape
@@ -99,6 +102,17 @@ def test_sklearn_classifier_exports_labels_and_probabilities(labels, rng):
     est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=40, random_state=0).fit(x, y)
     label, proba = _session(to_onnx(est)).run(None, {"x": x.astype(np.float32)})
     assert list(label) == list(est.predict(x))
+    np.testing.assert_allclose(proba, est.predict_proba(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sklearn_multilabel_classifier_exports_indicators(rng):
+    from fastmlp.sklearn import MLPClassifier
+    x = rng.standard_normal((90, 3))
+    y = np.c_[x[:, 0] > 0, x[:, 1] > 0.5, x[:, 0] + x[:, 2] > 0].astype(int)
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=40, random_state=0).fit(x, y)
+    label, proba = _session(to_onnx(est)).run(None, {"x": x.astype(np.float32)})
+    np.testing.assert_array_equal(label, est.predict(x))
     np.testing.assert_allclose(proba, est.predict_proba(x), rtol=1e-5, atol=1e-6)
 
 

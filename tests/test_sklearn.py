@@ -1,4 +1,5 @@
 """fastmlp.sklearn: drop-in MLPRegressor / MLPClassifier for scikit-learn's."""
+import inspect
 import pickle
 import subprocess
 import sys
@@ -8,12 +9,13 @@ import numpy as np
 import pytest
 import sklearn.neural_network as sknn
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits,
+                              make_classification, make_regression)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import check_estimator, check_regressor_multioutput
+from sklearn.utils.estimator_checks import check_estimator
 
 import fastmlp as fm
 from fastmlp.sklearn import MLPClassifier, MLPRegressor
@@ -42,52 +44,50 @@ def fit_quietly(est, *args, **kwargs):
 
 
 # --- scikit-learn's own estimator checks ----------------------------------------------------
-# Checks that cannot pass, with why. Any other failure, or one of these passing, fails the test.
-SAMPLE_WEIGHT = {"check_sample_weight_equivalence_on_dense_data":
-                 # Minibatch SGD/Adam: repeating a sample changes the batches and the number of
-                 # steps, so it is not the same as weighting it (scikit-learn runs this check on
-                 # its own MLPs only with lbfgs or a loose-tol sgd).
-                 "stochastic minibatch training"}
-EXPECTED_FAILURES = {
-    MLPRegressor: {**SAMPLE_WEIGHT, "check_regressor_multioutput":
-                   # Predictions keep the model's dtype, float32 by default (as scikit-learn's
-                   # MLP keeps float32); test_float64_regressor_passes_multioutput_check.
-                   "float32 predictions"},
-    MLPClassifier: SAMPLE_WEIGHT,
-}
-# SkipTest from scikit-learn for optional packages that are not our code.
-OPTIONAL = ("pandas is not installed", "SCIPY_ARRAY_API is not set")
+# The terms on which scikit-learn checks its own MLPs: with a stochastic solver, repeating a
+# sample changes the batches and the number of steps, so it is not the same as weighting it
+# (scikit-learn runs this one check on its MLPs with lbfgs); with lbfgs nothing may fail.
+STOCHASTIC_ONLY = {"check_sample_weight_equivalence_on_dense_data"}
+# SkipTest from scikit-learn for optional packages that are not our code, and for the
+# decision_function that scikit-learn's MLPClassifier has not either.
+OPTIONAL = ("pandas is not installed", "SCIPY_ARRAY_API is not set",
+            "MLPClassifier does not have a decision_function")
 
 
-@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
-def test_sklearn_estimator_checks(cls):
+def _check(est):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(cls(max_iter=100), on_fail=None)
+        results = check_estimator(est, on_fail=None)
     failed = {r["check_name"]: repr(r["exception"]) for r in results
               if r["status"] == "failed"}
     skipped = {r["check_name"]: str(r["exception"]) for r in results
                if r["status"] == "skipped" and not str(r["exception"]).startswith(OPTIONAL)}
-    assert len(results) > 40
-    assert set(failed) == set(EXPECTED_FAILURES[cls]), failed
-    assert not skipped
+    assert len(results) > 40 and not skipped
+    return failed
 
 
-def test_float64_regressor_passes_multioutput_check():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check_regressor_multioutput("MLPRegressor", MLPRegressor(max_iter=100, dtype="float64"))
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_sklearn_estimator_checks(cls):
+    failed = _check(cls(max_iter=100))
+    assert set(failed) == STOCHASTIC_ONLY, failed
+
+
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_sklearn_estimator_checks_lbfgs(cls):
+    # max_iter=100 as scikit-learn checks its own MLPs (at 200 its classifier's multilabel
+    # probabilities reach 1.0 too); float64 because the sample-weight check compares to
+    # rtol 1e-7, finer than float32 resolves (scikit-learn's lbfgs computes in float64).
+    assert _check(cls(solver="lbfgs", max_iter=100, dtype="float64")) == {}
 
 
 # --- the estimator API ----------------------------------------------------------------------
 @pytest.mark.parametrize("ours, theirs", [(MLPRegressor, sknn.MLPRegressor),
                                           (MLPClassifier, sknn.MLPClassifier)])
 def test_same_parameters_as_sklearn(ours, theirs):
-    # lbfgs, lr schedules, MLPRegressor(loss="poisson")
-    unsupported = {"learning_rate", "power_t", "max_fun", "loss"}
     mine, sk = ours().get_params(), theirs().get_params()
-    assert set(mine) - {"dtype"} == set(sk) - unsupported
-    assert {k: mine[k] for k in set(sk) - unsupported} == {k: sk[k] for k in set(sk) - unsupported}
+    assert mine.pop("dtype") == "float32" and mine == sk
+    assert list(inspect.signature(ours).parameters)[:-1] == \
+        list(inspect.signature(theirs).parameters)
 
 
 def test_clone_get_set_params_round_trip():
@@ -101,15 +101,31 @@ def test_clone_get_set_params_round_trip():
     assert not hasattr(twin, "model_") and hasattr(est, "model_")
     assert [w.shape for w in est.coefs_] == [(8, 7), (7, 5), (5, 1)]
     assert isinstance(est.model_, fm.Sequential) and est.model_.dtype == np.float64
+    assert (est.n_layers_, est.n_outputs_, est.out_activation_) == (4, 1, "identity")
 
 
-def test_bad_parameters_raise():
+@pytest.mark.parametrize("bad", [dict(activation="softmax"), dict(solver="newton"),
+                                 dict(learning_rate="cyclic"), dict(loss="huber"),
+                                 dict(alpha=-1.0), dict(max_fun=0), dict(momentum=1.5),
+                                 dict(batch_size=0), dict(n_iter_no_change=0),
+                                 dict(hidden_layer_sizes=(4, 0))])
+def test_bad_parameters_raise(bad):
     X, _, y, _ = regression_data()
-    for bad in (dict(activation="softmax"), dict(solver="lbfgs")):
-        with pytest.raises(ValueError, match=next(iter(bad))):
-            MLPRegressor(**bad).fit(X, y)
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        MLPRegressor(**bad).fit(X, y)
+
+
+def test_partial_fit_exists_where_sklearns_does():
+    X, _, y, _ = regression_data()
     with pytest.raises(ValueError, match="early_stopping"):
         MLPRegressor(early_stopping=True).partial_fit(X, y)
+    for solver in ("adam", "sgd", "lbfgs"):
+        for ours, theirs in ((MLPRegressor, sknn.MLPRegressor),
+                             (MLPClassifier, sknn.MLPClassifier)):
+            assert hasattr(ours(solver=solver), "partial_fit") == \
+                hasattr(theirs(solver=solver), "partial_fit")
+    with pytest.raises(AttributeError, match="partial_fit"):
+        MLPClassifier(solver="lbfgs").partial_fit
 
 
 def test_fastmlp_imports_sklearn_only_in_fastmlp_sklearn():
@@ -163,18 +179,21 @@ def test_digits_accuracy_and_probabilities():
 
 
 @pytest.mark.parametrize("tol, n_iter_no_change", [(1e-3, 2), (1e-2, 5)])
-def test_stops_as_documented(tol, n_iter_no_change):
-    """Stop after n_iter_no_change + 1 epochs in a row that don't beat the best by tol,
-    with tol on loss_curve_'s (scikit-learn's) scale."""
+def test_stops_by_sklearns_rule(tol, n_iter_no_change):
+    """An epoch counts when its loss is not below the best so far minus tol (the best
+    follows every new minimum); training stops once more than n_iter_no_change in a row
+    counted, with tol on loss_curve_'s (scikit-learn's) scale."""
     Xt, _, yt, _ = regression_data()
     est = MLPRegressor(hidden_layer_sizes=(32,), tol=tol, n_iter_no_change=n_iter_no_change,
                        random_state=0).fit(Xt, yt)
-    best, wait = np.inf, 0
+    best, count = np.inf, 0
     for epoch, loss in enumerate(est.loss_curve_, 1):
-        best, wait = (loss, 0) if loss < best - tol else (best, wait + 1)
-        if wait > n_iter_no_change:
+        count = count + 1 if loss > best - tol else 0
+        best = min(best, loss)
+        if count > n_iter_no_change:
             break
-    assert wait > n_iter_no_change and epoch == est.n_iter_ < est.max_iter
+    assert count > n_iter_no_change and epoch == est.n_iter_ < est.max_iter
+    assert est.best_loss_ == min(est.loss_curve_)
 
 
 def test_convergence_warning_at_max_iter():
@@ -222,42 +241,183 @@ def test_alpha_shrinks_weights():
     assert norms[1] < 0.5 * norms[0]
 
 
-@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
-def test_one_sgd_step_matches_sklearn(cls):
-    """The documented mapping (loss scale, alpha -> weight_decay, lr) gives scikit-learn's step."""
-    X, y = make_classification(50, 4, n_informative=3, n_redundant=0, n_classes=3,
+def _sk_twin(est):
+    return getattr(sknn, type(est).__name__)(**{k: v for k, v in est.get_params().items()
+                                               if k != "dtype"})
+
+
+def _problem(kind, rng=None):
+    """(X, y, partial_fit kwargs) for each kind of target."""
+    X, y = make_classification(60, 4, n_informative=3, n_redundant=0, n_classes=3,
                                random_state=0)
-    if cls is MLPRegressor:
-        y = np.c_[y, X[:, :2]]  # three outputs: the loss scale 2/k is not 1
-    kw = dict(hidden_layer_sizes=(6,), activation="tanh", solver="sgd", alpha=0.5, momentum=0.9,
-              learning_rate_init=0.1, batch_size=len(X), shuffle=False, random_state=0)
-    ours = cls(dtype="float64", **kw)
-    theirs = getattr(sknn, cls.__name__)(**kw)
-    ours.partial_fit(X, y, **({"classes": [0, 1, 2]} if cls is MLPClassifier else {}))
-    theirs.partial_fit(X, y, **({"classes": [0, 1, 2]} if cls is MLPClassifier else {}))
-    # Same starting point, with zero biases (the only weights decayed differently).
-    for layer in ours.model_:
-        if isinstance(layer, fm.Linear):
-            layer.bias.data[...] = 0.0
-    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        sk[...] = mine  # in place: sklearn's optimizer holds these arrays
-    theirs._optimizer.velocities = [np.zeros_like(v) for v in theirs._optimizer.velocities]
-    ours._optimizer = ours._new_optimizer()  # fresh momentum buffers too
-    penalty = 0.5 * kw["alpha"] * sum((w ** 2).sum() for w in ours.coefs_) / len(X)
-    ours.partial_fit(X, y)
-    theirs.partial_fit(X, y)
-    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        np.testing.assert_allclose(mine, sk, rtol=1e-10, atol=1e-12)
-    assert ours.loss_ == pytest.approx(theirs.loss_ - penalty, rel=1e-10)  # sklearn's scale
+    if kind == "regression":
+        return X, np.c_[y, X[:, :2]], {}  # three outputs: the loss scale 2/k is not 1
+    if kind == "poisson":
+        return X, np.c_[y, (X[:, 0] > 0) * 2.0], {}
+    if kind == "binary":
+        return X, np.array(["no", "yes"])[(y > 0).astype(int)], {"classes": ["no", "yes"]}
+    if kind == "multilabel":
+        return X, np.c_[y == 0, X[:, 1] > 0].astype(int), {"classes": [0, 1]}
+    return X, y, {"classes": [0, 1, 2]}
 
 
-@pytest.mark.parametrize("activation, gain", [("relu", 1.0), ("logistic", 3 ** -0.5)])
-def test_glorot_init_as_sklearn(activation, gain):
-    Xt, _, yt, _ = regression_data()
-    est = MLPRegressor(activation=activation, learning_rate_init=1e-12, random_state=0)
-    first = est.partial_fit(Xt, yt).coefs_[0]  # (8, 100): moved by ~1e-12 only
-    bound = gain * np.sqrt(6 / (8 + 100))
-    assert 0.95 * bound < np.abs(first).max() <= bound * (1 + 1e-6)
+KINDS = ["regression", "poisson", "binary", "multilabel", "multiclass"]
+
+
+def _estimator(kind, **kw):
+    if kind in ("regression", "poisson"):
+        return MLPRegressor(loss="poisson" if kind == "poisson" else "squared_error", **kw)
+    return MLPClassifier(**kw)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_first_epochs_match_sklearn(kind, solver):
+    """The same initial weights from the same random_state, and full-batch steps that move
+    them as scikit-learn's do (alpha on the weights only, loss_ with the penalty). Adam adds
+    epsilon after the bias correction (torch's rule), scikit-learn before it: a relative
+    difference of about epsilon / (|gradient| * sqrt(1 - beta_2**t)) per step."""
+    rtol = 1e-9 if solver == "sgd" else 1e-3
+    X, y, cl = _problem(kind)
+    ours = _estimator(kind, hidden_layer_sizes=(6,), activation="tanh", solver=solver,
+                      alpha=0.5, learning_rate_init=0.05, batch_size=len(X), shuffle=False,
+                      random_state=0, dtype="float64")
+    theirs = _sk_twin(ours)
+    for _ in range(3):
+        ours.partial_fit(X, y, **cl)
+        theirs.partial_fit(X, y, **cl)
+        for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+            np.testing.assert_allclose(mine, sk, rtol=rtol, atol=rtol * 1e-3)
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=rtol)
+    assert ours.out_activation_ == theirs.out_activation_
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
+    assert (ours.t_, ours.n_iter_, ours.n_outputs_) == (theirs.t_, theirs.n_iter_,
+                                                        theirs.n_outputs_)
+    Xs = X[:7] + 0.1
+    if kind in ("regression", "poisson"):
+        np.testing.assert_allclose(ours.predict(Xs), theirs.predict(Xs), rtol=rtol)
+    else:
+        np.testing.assert_array_equal(ours.predict(Xs), theirs.predict(Xs))
+        np.testing.assert_allclose(ours.predict_proba(Xs), theirs.predict_proba(Xs), rtol=rtol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_lbfgs_takes_sklearns_steps(kind):
+    """L-BFGS from scikit-learn's initial weights: the same iterates as scikit-learn's
+    (scipy's L-BFGS-B), to rounding, over the first iterations."""
+    X, y, _ = _problem(kind)
+    if kind == "regression":
+        y = y[:, 0]  # one output: the objectives agree exactly (see the module docstring)
+    ours = _estimator(kind, hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs",
+                      alpha=0.01, max_iter=12, random_state=1, dtype="float64")
+    theirs = _sk_twin(ours)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(mine, sk, rtol=1e-6, atol=1e-8)
+    assert ours.n_iter_ == theirs.n_iter_ == 12
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    assert not hasattr(ours, "loss_curve_") and not hasattr(theirs, "loss_curve_")
+
+
+def test_lbfgs_converges_and_warns_as_sklearn():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    kw = dict(hidden_layer_sizes=(10,), solver="lbfgs", random_state=0, tol=1e-3)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifier(max_iter=5, **kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = MLPClassifier(max_iter=2000, **kw).fit(X, y)
+    assert est.n_iter_ < 2000 and est.score(X, y) > 0.98
+    with pytest.warns(ConvergenceWarning, match="EVALUATIONS"):
+        MLPClassifier(max_fun=20, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "diabetes"])
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_scores_within_noise_of_sklearns(name, solver):
+    """Bundled data, each solver: the test score within a few points of scikit-learn's."""
+    X, y = {"digits": load_digits, "breast_cancer": load_breast_cancer,
+            "diabetes": load_diabetes}[name](return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    if name == "diabetes":
+        y = (y - y.mean()) / y.std()
+    Xt, Xs, yt, ys = train_test_split(X, y, random_state=0)
+    kw = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=300, random_state=0,
+              learning_rate_init=0.01 if solver == "sgd" else 0.001,
+              alpha=1.0 if name == "diabetes" else 1e-4)
+    cls = MLPRegressor if name == "diabetes" else MLPClassifier
+    ours = fit_quietly(cls(**kw), Xt, yt)
+    theirs = fit_quietly(_sk_twin(ours), Xt, yt)
+    assert ours.score(Xs, ys) > theirs.score(Xs, ys) - (0.08 if name == "diabetes" else 0.03)
+
+
+def test_learning_rate_schedules_follow_sklearns_rule():
+    """invscaling: lr = learning_rate_init / (t_ + 1) ** power_t after each epoch, t_ the
+    samples seen; adaptive: divided by 5 when n_iter_no_change + 1 epochs in a row did not
+    improve, stopping once it is at most 1e-6."""
+    X, _, y, _ = regression_data()
+    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling", power_t=0.3,
+              learning_rate_init=0.01, random_state=0, dtype="float64")
+    ours = MLPRegressor(**kw)
+    theirs = _sk_twin(ours)
+    g = 2.0  # fastmlp's gradient over scikit-learn's, one output
+    for epoch in range(1, 4):
+        ours.partial_fit(X, y)
+        theirs.partial_fit(X, y)
+        expected = 0.01 / (epoch * len(X) + 1) ** 0.3
+        assert ours._optimizer.lr * g == pytest.approx(expected, rel=1e-12)
+        assert theirs._optimizer.learning_rate == pytest.approx(expected, rel=1e-12)
+    # tol so large that no epoch after the first improves: lr / 5 at epochs 4, 7, ..., 16,
+    # from 0.001 down to 3.2e-7, then the stop at epoch 19.
+    kw.update(learning_rate="adaptive", tol=1e9, n_iter_no_change=2, learning_rate_init=1e-3,
+              max_iter=100)
+    ours = MLPRegressor(**kw).fit(X, y)
+    theirs = _sk_twin(ours).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 19
+    assert ours._optimizer.lr * g == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+    assert theirs._optimizer.learning_rate == pytest.approx(1e-3 / 5 ** 5, rel=1e-12)
+
+
+def test_outputs_float64_for_float64_input():
+    Xt, Xs, yt, _ = regression_data(n_targets=2)
+    est = fit_quietly(MLPRegressor(max_iter=5), Xt, yt)
+    assert est.model_.dtype == np.float32
+    assert est.predict(Xs).dtype == np.float64
+    assert est.predict(Xs.astype(np.float32)).dtype == np.float32
+    X, y = make_classification(100, 4, random_state=0)
+    clf = fit_quietly(MLPClassifier(max_iter=5), X, y)
+    assert clf.predict_proba(X).dtype == np.float64
+
+
+def test_binary_has_one_logistic_output_and_multilabel_works():
+    X, y = make_classification(200, 5, random_state=0)
+    est = fit_quietly(MLPClassifier(hidden_layer_sizes=(7,), random_state=0), X, y)
+    assert est.coefs_[-1].shape == (7, 1) and est.out_activation_ == "logistic"
+    p = est.predict_proba(X)
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-est.model_.predict(X)[:, 0])),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(est.predict(X), (p[:, 1] > 0.5).astype(int))
+    Y = np.c_[y, X[:, 0] > 0, X[:, 1] + X[:, 2] > 0].astype(int)
+    ml = fit_quietly(MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+                                   random_state=0), X, Y)
+    assert ml.out_activation_ == "logistic" and ml.predict(X).shape == Y.shape
+    assert ml.predict_proba(X).shape == Y.shape and ml.score(X, Y) > 0.7
+
+
+def test_poisson_regression():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    est = fit_quietly(MLPRegressor(loss="poisson", solver="lbfgs", hidden_layer_sizes=(8,),
+                                   random_state=0), X, y)
+    assert est.score(X, np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1])) > 0.8
+    assert est.out_activation_ == "exp" and (est.predict(X) > 0).all()
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, y - 1.0)
 
 
 # --- incremental training, pickling ---------------------------------------------------------
@@ -267,7 +427,7 @@ def test_partial_fit_keeps_optimizer_state():
     kw = dict(shuffle=False, random_state=0, dtype="float64")
     whole = fit_quietly(MLPRegressor(max_iter=2, **kw), Xt, yt)
     parts = MLPRegressor(**kw).partial_fit(Xt, yt).partial_fit(Xt, yt)
-    np.testing.assert_array_equal(whole.model_._flat, parts.model_._flat)
+    np.testing.assert_array_equal(whole.model_.flat_parameters(), parts.model_.flat_parameters())
     assert parts.loss_curve_ == whole.loss_curve_
 
 
@@ -278,7 +438,7 @@ def test_classifier_partial_fit_needs_classes():
     est = MLPClassifier().partial_fit(X[y == 0], y[y == 0], classes=[0, 1])
     np.testing.assert_array_equal(est.classes_, [0, 1])
     est.partial_fit(X, y)
-    with pytest.raises(ValueError, match="not in classes_"):
+    with pytest.raises(ValueError, match="not in `self.classes_`"):
         est.partial_fit(X, y + 1)
 
 
@@ -298,7 +458,19 @@ def test_pickle_keeps_model_and_optimizer():
     np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
     est.partial_fit(X, y)
     copy.partial_fit(X, y)
-    np.testing.assert_array_equal(copy.model_._flat, est.model_._flat)
+    np.testing.assert_array_equal(copy.model_.flat_parameters(), est.model_.flat_parameters())
+
+
+def test_pickle_and_warm_start_with_lbfgs():
+    X, y = make_classification(200, 5, random_state=0)
+    est = fit_quietly(MLPClassifier(solver="lbfgs", max_iter=5, warm_start=True,
+                                    random_state=0), X, y)
+    copy = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
+    fit_quietly(est, X, y)  # five more iterations from where it stopped
+    fit_quietly(copy, X, y)
+    np.testing.assert_array_equal(copy.model_.flat_parameters(), est.model_.flat_parameters())
+    assert est.loss_ < fit_quietly(clone(est).set_params(warm_start=False), X, y).loss_
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -312,14 +484,14 @@ def test_early_stopping_restores_the_best_epoch():
     # the same run cut there ends with the weights early stopping restored.
     best = est.n_iter_ - (est.n_iter_no_change + 1)
     cut = fit_quietly(MLPClassifier(max_iter=best, **kw), X / 16, y)
-    np.testing.assert_array_equal(cut.model_._flat, est.model_._flat)
+    np.testing.assert_array_equal(cut.model_.flat_parameters(), est.model_.flat_parameters())
     assert est.best_validation_score_ == cut.validation_scores_[-1] > 0.9
 
 
 def test_verbose_prints_losses(capsys):
     Xt, _, yt, _ = regression_data()
     fit_quietly(MLPRegressor(max_iter=3, verbose=True), Xt, yt)
-    assert capsys.readouterr().out.count("Loss") == 3
+    assert capsys.readouterr().out.count("Iteration") == 3
 
 
 # --- model selection ------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Thread-count independence and concurrent training from several Python threads."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -134,3 +137,13 @@ def test_concurrent_fit_and_predict_on_other_model(restore_threads):
         np.testing.assert_array_equal(b.predict(x), want)
     t.join()
     _assert_identical(serial, out[0])
+
+
+def test_default_thread_count_follows_the_cpu_affinity():
+    """Under taskset (or a container's CPU set) the default is the CPUs the process may
+    use, not the machine's core count."""
+    code = "import fastmlp as fm; print(fm.get_num_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "FASTMLP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert out.stdout.strip() == "1"

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     Dataset<float> data{x.data(), {y.data(), nullptr, nullptr}, n};
     const auto t0 = std::chrono::steady_clock::now();
     const FitResult r = fit<float>(net, opt, LossSpec{}, data, nullptr, o,
-                            [](index_t, bool, double, double) { return true; });
+                            [](index_t, bool, double, double, double) { return true; });
     const double us = std::chrono::duration<double, std::micro>(
                           std::chrono::steady_clock::now() - t0).count();
     std::printf("seed fit: %.3f us/epoch over %lld epochs, final loss %.6f\n", us / double(epochs),

@@ -69,8 +69,9 @@ template <class T>
 using opt_array = std::optional<carray<T>>;
 using opt_labels = std::optional<carray<std::int64_t>>;
 
-// Called when a fit reports: (epoch, loss, validation loss) -> keep training.
-using ReportFn = py::typing::Callable<bool(index_t, double, double)>;
+// Called when a fit reports: (epoch, loss, its weight penalty, validation loss) -> keep
+// training.
+using ReportFn = py::typing::Callable<bool(index_t, double, double, double)>;
 // Called after each L-BFGS iteration: (iteration, objective) -> keep going.
 using IterFn = py::typing::Callable<bool(index_t, double)>;
 
@@ -184,10 +185,10 @@ void bind_net(py::module_& m, const char* name) {
                  Dataset<T> train{x.data(), targets_of<T>(y, labels, w), x.shape(0)};
                  Dataset<T> val;
                  if (vx) val = {vx->data(), targets_of<T>(vy, vlabels), vx->shape(0)};
-                 FitHook hook = [&](index_t e, bool report, double l, double vl) {
+                 FitHook hook = [&](index_t e, bool report, double l, double pen, double vl) {
                      py::gil_scoped_acquire gil;
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-                     return !report || !on_report || (*on_report)(e, l, vl).cast<bool>();
+                     return !report || !on_report || (*on_report)(e, l, pen, vl).cast<bool>();
                  };
                  FitResult r;
                  {

@@ -82,7 +82,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                                      ", step " + std::to_string(step));
             }
             if (clock::now() - last_poll >= poll) {
-                hook(e, false, 0.0, 0.0);
+                hook(e, false, 0.0, 0.0, 0.0);
                 last_poll = clock::now();
             }
         }
@@ -94,7 +94,8 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                                                 static_cast<T*>(nullptr)));
         }
         if (o.report_every > 0 && e % o.report_every == 0) {
-            const bool go_on = hook(e, true, res.loss.back(), val ? res.val_loss.back() : NAN);
+            const bool go_on = hook(e, true, res.loss.back(), res.penalty.back(),
+                                    val ? res.val_loss.back() : NAN);
             last_poll = clock::now();
             if (!go_on) break;
         }

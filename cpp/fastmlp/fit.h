@@ -40,10 +40,11 @@ struct FitResult {
 
 // Called on the calling thread between steps: with report=false at most every
 // poll_seconds (to check signals), with report=true after every report_every-th
-// epoch (epochs count from 1) with that epoch's losses. Returning false ends
+// epoch (epochs count from 1) with that epoch's losses (the weight penalty also apart). Returning false ends
 // training after this epoch; throwing ends it at once. Either way the weights are
 // those of the last completed step.
-using FitHook = std::function<bool(index_t epoch, bool report, double loss, double val_loss)>;
+using FitHook =
+    std::function<bool(index_t epoch, bool report, double loss, double penalty, double val_loss)>;
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,

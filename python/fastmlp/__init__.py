@@ -11,7 +11,6 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
 
 from . import _checks, _core, functional, init, metrics, optim, plot
 from ._version import __version__
-from ._core import get_num_threads
 from .linear_model import LinearRegression
 from .losses import (BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                      PoissonNLLLoss)
@@ -24,12 +23,41 @@ from .training import History, LbfgsResult
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for the native kernels (default: env FASTMLP_NUM_THREADS, else all cores)."""
+    """Sets the number of threads of the native kernels, for every model.
+
+    The default is the environment variable ``FASTMLP_NUM_THREADS`` when set, else every
+    core. Results do not depend on it: work is split over rows and columns of each product,
+    never over a sum.
+
+    Parameters
+    ----------
+    n : int
+        A positive number of threads.
+    """
     _core.set_num_threads(_checks.positive_int(n, "n"))
 
 
+def get_num_threads() -> int:
+    """The number of threads the native kernels use (see `set_num_threads`).
+
+    Returns
+    -------
+    int
+    """
+    # A Python function rather than the binding itself, which carries no docstring.
+    return _core.get_num_threads()
+
+
 def build_info() -> dict[str, str | bool | int | list[str]]:
-    """Version, compiler, OpenMP, and the SIMD path chosen at run time."""
+    """What was built and what runs here.
+
+    Returns
+    -------
+    dict
+        ``version``; ``compiler``; ``openmp`` (bool); ``num_threads``; ``isa``, the GEMM
+        micro-kernels chosen at run time (``FASTMLP_ISA`` forces one); ``isa_built``, the
+        kernel sets compiled in; ``isa_runnable``, those this CPU can run.
+    """
     info: dict[str, str | bool | int | list[str]] = {"version": __version__}
     info.update(_core.build_info())
     return info

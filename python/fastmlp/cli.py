@@ -88,6 +88,19 @@ def _build(sizes: List[int], activation: str, seed: int) -> Sequential:
 
 
 def train(args: argparse.Namespace) -> None:
+    """``fastmlp train``: fits a network to a CSV file and saves it with what ``predict``
+    needs (feature names, task, class labels, standardization).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand (see ``fastmlp train --help``).
+
+    Raises
+    ------
+    TableError
+        A problem with the file or the columns, which `main` prints as one line.
+    """
     table = read_csv(args.data)
     if args.target not in table:
         raise TableError(f"no column {args.target!r} in {args.data}; columns: {list(table)}")
@@ -176,6 +189,14 @@ def _load(path: str) -> Tuple[Sequential, Optional[Preprocessing]]:
 
 
 def predict(args: argparse.Namespace) -> None:
+    """``fastmlp predict``: writes a CSV of predictions, one row per input row, with the
+    class probabilities first when asked for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand (see ``fastmlp predict --help``).
+    """
     net, prep = _load(args.model)
     table = read_csv(args.data)
     if prep is None:  # saved from Python: features by position, raw outputs
@@ -212,6 +233,14 @@ def predict(args: argparse.Namespace) -> None:
 
 
 def info(args: argparse.Namespace) -> None:
+    """``fastmlp info``: describes a model file (layers, dtype, sizes and, for a file from
+    ``fastmlp train``, the task, target, features and classes), as text or JSON.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand (see ``fastmlp info --help``).
+    """
     net, prep = _load(args.model)
     desc = {"layers": [repr(l) for l in net], "dtype": net.dtype.name,
             "in_features": net.in_features, "out_features": net.out_features,
@@ -227,6 +256,13 @@ def info(args: argparse.Namespace) -> None:
 
 
 def export(args: argparse.Namespace) -> None:
+    """``fastmlp export``: writes a model file as ONNX (`fastmlp.onnx.export`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand (see ``fastmlp export --help``).
+    """
     _load(args.model)  # a clear error for a missing or foreign file
     onnx.export(args.model, args.onnx)
     print(f"saved {args.onnx}")
@@ -279,11 +315,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def bench(args: argparse.Namespace) -> None:
+    """``fastmlp bench``: prints `fastmlp.quickbench`'s comparison.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand (see ``fastmlp bench --help``).
+    """
     print(quickbench.report(quickbench.measure(quickbench.contenders(), args.repeats,
                                                args.seconds)))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The ``fastmlp`` command (also ``python -m fastmlp``): ``demo``, ``train``,
+    ``predict``, ``info``, ``export`` and ``bench``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program's name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for an error in the user's files or arguments
+        (one line on stderr), 1 for an internal error.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "train" and not 0.0 <= args.val_split < 1.0:

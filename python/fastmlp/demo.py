@@ -24,6 +24,19 @@ def _epoch_line(epoch: int, loss: float) -> str:
 
 
 def make_data(rng: np.random.Generator) -> tuple[Float32Array, Float32Array]:
+    """The seed's data: 200 samples of 3 standard normal features and
+    ``y = x @ [0.2, -1.3, -0.5] + noise``, the noise standard normal.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Where the numbers come from.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        x of shape (200, 3) and y of shape (200, 1), float32.
+    """
     x = rng.standard_normal((N, DIM_IN)).astype(np.float32)
     y = (x @ COEFS.astype(np.float32))[:, None] + rng.standard_normal((N, 1)).astype(np.float32)
     return x, y
@@ -31,7 +44,27 @@ def make_data(rng: np.random.Generator) -> tuple[Float32Array, Float32Array]:
 
 def from_scratch(x: Float32Array, y: Float32Array, rng: np.random.Generator, epochs: int,
                  lr: float = 1e-2) -> FloatArray:
-    """Part 1: explicit weights, hand-written backprop and SGD through fastmlp.functional."""
+    """Part 1: explicit weights, hand-written backprop and SGD through `fastmlp.functional`,
+    printing the loss every 10 epochs.
+
+    Parameters
+    ----------
+    x : ndarray, shape (200, 3)
+        The samples.
+    y : ndarray, shape (200, 1)
+        The targets.
+    rng : numpy.random.Generator
+        Draws the initial weights, standard normal as in the seed.
+    epochs : int
+        Full-batch steps.
+    lr : float, optional
+        The learning rate.
+
+    Returns
+    -------
+    ndarray, shape (200, 1)
+        The trained network's predictions for x.
+    """
     w1 = rng.standard_normal((DIM_IN, DIM_HIDDEN)).astype(np.float32)
     w2 = rng.standard_normal((DIM_HIDDEN, DIM_OUT)).astype(np.float32)
     b1 = np.zeros(DIM_HIDDEN, np.float32)
@@ -53,7 +86,25 @@ def from_scratch(x: Float32Array, y: Float32Array, rng: np.random.Generator, epo
 
 
 def sequential(x: Float32Array, y: Float32Array, seed: int, epochs: int) -> FloatArray:
-    """Part 2: the same network as a Sequential, trained natively with Adam."""
+    """Part 2: the same network as a `Sequential`, trained by one native ``fit`` with
+    Adam (lr=1e-3, full batch), printing the loss every 10 epochs.
+
+    Parameters
+    ----------
+    x : ndarray, shape (200, 3)
+        The samples.
+    y : ndarray, shape (200, 1)
+        The targets.
+    seed : int
+        The model's seed.
+    epochs : int
+        Full-batch epochs.
+
+    Returns
+    -------
+    ndarray, shape (200, 1)
+        The predictions for x.
+    """
     net = Sequential(Linear(DIM_IN, DIM_HIDDEN), ReLU(), Linear(DIM_HIDDEN, DIM_OUT), seed=seed)
     net.fit(x, y, loss="mse", optimizer=Adam(net.parameters(), lr=1e-3), epochs=epochs,
             shuffle=False, log_every=10, callback=lambda e, l: print(_epoch_line(e, l)))
@@ -75,6 +126,25 @@ def _plots(out_dir: str, y: npt.ArrayLike, preds: dict[str, tuple[str, npt.Array
 
 def run(seed: int = 0, epochs: int = 200, out_dir: str = ".",
         plot: bool = True) -> dict[str, float]:
+    """The seed experiment, as ``fastmlp demo`` runs it: the two networks and ordinary
+    least squares on the same data, then a table of their sums of squared errors.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Seeds the data, the from-scratch weights and the Sequential.
+    epochs : int, optional
+        Epochs of each network.
+    out_dir : str, optional
+        Where the observed-against-predicted plots go.
+    plot : bool, optional
+        Draw the plots (skipped, with a note, when matplotlib is missing).
+
+    Returns
+    -------
+    dict of str to float
+        The SSE of ``"from_scratch"``, ``"sequential"`` and ``"linear_regression"``.
+    """
     rng = np.random.default_rng(seed)
     x, y = make_data(rng)
     print("== Part 1: neural network from scratch (fastmlp.functional, SGD lr=1e-2) ==")

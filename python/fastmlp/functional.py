@@ -1,4 +1,9 @@
-"""The seed's from-scratch path: single native kernels on plain arrays."""
+"""The seed's from-scratch path: one native kernel per call, on plain NumPy arrays.
+
+The same kernels run inside `fastmlp.Sequential`; here the caller holds the weights and
+writes the backward pass. Results are new arrays, except for the in-place updates, whose
+names end in ``_``. float32 and float64 inputs keep their common dtype; other real dtypes
+compute in float64."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -29,7 +34,21 @@ def _matrix(a: npt.ArrayLike, name: str, dt: FloatDType) -> FloatArray:
 
 
 def linear(x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike | None = None) -> FloatArray:
-    """x @ w + b with x (n, in), w (in, out), b (out,)."""
+    """``x @ w + b``: one GEMM with the bias added as it writes the result.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, in)
+        The input rows.
+    w : array_like, shape (in, out)
+        The weights.
+    b : array_like, shape (out,), optional
+        The bias; None adds none.
+
+    Returns
+    -------
+    ndarray, shape (n, out)
+    """
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     operands = (xa, wa) if b is None else (xa, wa, _checks.real_array(b, "b"))
     dt = _checks.compute_dtype(*operands)
@@ -47,7 +66,22 @@ def linear(x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike | None = None) -
 
 def linear_backward(x: npt.ArrayLike, w: npt.ArrayLike,
                     grad_out: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(dloss/dx, dloss/dw, dloss/db) of linear(x, w, b) given dloss/doutput."""
+    """The gradients of ``linear(x, w, b)`` from the gradient of its output.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, in)
+        The input of the forward call.
+    w : array_like, shape (in, out)
+        Its weights.
+    grad_out : array_like, shape (n, out)
+        dloss/doutput.
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        dloss/dx of shape (n, in), dloss/dw of shape (in, out) and dloss/db of shape (out,).
+    """
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     dt = _checks.compute_dtype(xa, wa)
     xa, wa = _matrix(xa, "x", dt), _matrix(wa, "w", dt)
@@ -67,7 +101,23 @@ def _elementwise(x: npt.ArrayLike, name: str) -> tuple[FloatArray, FloatDType]:
 
 @lru_cache(maxsize=64)
 def act_spec(kind: str, a: float = 0.0, b: float = 0.0) -> _core.ActSpec:
-    """The core's spec of the activation named `kind` (a name of fastmlp._core.Act)."""
+    """The native core's description of an activation (cached).
+
+    Parameters
+    ----------
+    kind : str
+        A name of ``fastmlp._core.Act``: ``"identity"``, ``"relu"``, ``"leaky_relu"``,
+        ``"tanh"``, ``"sigmoid"``, ``"gelu"``, ``"gelu_tanh"``, ``"silu"``, ``"softplus"``.
+    a : float, optional
+        The first parameter: leaky_relu's negative slope, softplus' beta.
+    b : float, optional
+        The second parameter: softplus' threshold.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
     if kind not in _core.Act.__members__:
         raise ValueError(f"unknown activation {kind!r}; expected one of "
                          f"{sorted(_core.Act.__members__)}")
@@ -75,14 +125,50 @@ def act_spec(kind: str, a: float = 0.0, b: float = 0.0) -> _core.ActSpec:
 
 
 def activation(x: npt.ArrayLike, kind: str, a: float = 0.0, b: float = 0.0) -> FloatArray:
-    """Elementwise activation by name (see fastmlp.nn for the layers)."""
+    """An activation of every element, by name (the layers of `fastmlp.nn` call it).
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.
+    kind : str
+        The activation's name, as for `act_spec`.
+    a : float, optional
+        Its first parameter (leaky_relu's slope, softplus' beta).
+    b : float, optional
+        Its second parameter (softplus' threshold).
+
+    Returns
+    -------
+    ndarray
+        Of x's shape.
+    """
     xa, dt = _elementwise(x, "x")
     return _core_fn(dt, _core.act_forward_f32, _core.act_forward_f64)(xa, act_spec(kind, a, b))
 
 
 def activation_backward(x: npt.ArrayLike, grad_out: npt.ArrayLike, kind: str, a: float = 0.0,
                         b: float = 0.0) -> FloatArray:
-    """dloss/dx of the activation at input x."""
+    """The gradient through an activation.
+
+    Parameters
+    ----------
+    x : array_like
+        The activation's input in the forward pass.
+    grad_out : array_like
+        dloss/doutput, of x's shape.
+    kind : str
+        The activation's name, as for `act_spec`.
+    a : float, optional
+        Its first parameter.
+    b : float, optional
+        Its second parameter.
+
+    Returns
+    -------
+    ndarray
+        dloss/dx, of x's shape.
+    """
     xa, dt = _elementwise(x, "x")
     ga = _checks.like(grad_out, "grad_out", xa, "x")
     return _core_fn(dt, _core.act_backward_f32, _core.act_backward_f64)(xa, ga,
@@ -90,11 +176,36 @@ def activation_backward(x: npt.ArrayLike, grad_out: npt.ArrayLike, kind: str, a:
 
 
 def relu(x: npt.ArrayLike) -> FloatArray:
+    """``max(x, 0)`` elementwise.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape.
+    """
     return activation(x, "relu")
 
 
 def relu_backward(x: npt.ArrayLike, grad_out: npt.ArrayLike) -> FloatArray:
-    """dloss/dx of relu at pre-activation x."""
+    """The gradient through `relu`: ``grad_out`` where ``x > 0``, else 0.
+
+    Parameters
+    ----------
+    x : array_like
+        The input of relu, the pre-activation (not its output).
+    grad_out : array_like
+        dloss/doutput, of x's shape.
+
+    Returns
+    -------
+    ndarray
+        dloss/dx.
+    """
     return activation_backward(x, grad_out, "relu")
 
 
@@ -113,11 +224,43 @@ def _regression_loss(kind: _core.LossKind, pred: npt.ArrayLike, target: npt.Arra
 
 
 def mse_loss(pred: npt.ArrayLike, target: npt.ArrayLike, reduction: str = "mean") -> float:
+    """The squared error of ``pred`` against ``target``, as ``torch.nn.functional.mse_loss``.
+
+    Parameters
+    ----------
+    pred : array_like, shape (n,) or (n, k)
+        The predictions.
+    target : array_like
+        The targets, of pred's shape; ``(n,)`` against ``(n, 1)`` is accepted, any other
+        mismatch raises ValueError.
+    reduction : {"mean", "sum"}, optional
+        The mean over every element, or the sum.
+
+    Returns
+    -------
+    float
+    """
     return _regression_loss(_core.LossKind.mse, pred, target, reduction, False)[0]
 
 
 def mse_loss_backward(pred: npt.ArrayLike, target: npt.ArrayLike,
                       reduction: str = "mean") -> FloatArray:
+    """The gradient of `mse_loss` with respect to ``pred``.
+
+    Parameters
+    ----------
+    pred : array_like, shape (n,) or (n, k)
+        The predictions.
+    target : array_like
+        The targets, as for `mse_loss`.
+    reduction : {"mean", "sum"}, optional
+        As for `mse_loss`.
+
+    Returns
+    -------
+    ndarray
+        dloss/dpred, of pred's shape.
+    """
     grad = _regression_loss(_core.LossKind.mse, pred, target, reduction, True)[1]
     assert grad is not None  # want_grad=True: the core returned the gradient
     return grad
@@ -142,7 +285,18 @@ def _optim_update(spec: _core.OptSpec, step: int, w: FloatArray, g: FloatArray,
 
 
 def sgd_update_(w: FloatArray, g: npt.ArrayLike, lr: float) -> None:
-    """w -= lr * g, in place (torch.optim.SGD without momentum)."""
+    """``w -= lr * g`` in place: a step of ``torch.optim.SGD`` without momentum.
+
+    Parameters
+    ----------
+    w : ndarray
+        The weights: a writable, C-contiguous float32 or float64 array (anything else
+        raises rather than updating a copy).
+    g : array_like
+        The gradient, of w's shape.
+    lr : float
+        The learning rate.
+    """
     w, g = _update_target(w, g)
     spec = _core.OptSpec()
     spec.kind, spec.lr = _core.OptKind.sgd, float(lr)
@@ -152,7 +306,31 @@ def sgd_update_(w: FloatArray, g: npt.ArrayLike, lr: float) -> None:
 def adam_update_(w: FloatArray, g: npt.ArrayLike, m: FloatArray, v: FloatArray, step: int,
                  lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
-    """One torch.optim.Adam update of w, m and v in place; step counts from 1."""
+    """One step of ``torch.optim.Adam``, updating ``w``, ``m`` and ``v`` in place.
+
+    Parameters
+    ----------
+    w : ndarray
+        The weights: a writable, C-contiguous float32 or float64 array.
+    g : array_like
+        The gradient, of w's shape.
+    m : ndarray
+        The first-moment buffer, of w's shape and dtype (zeros before the first step).
+    v : ndarray
+        The second-moment buffer, likewise.
+    step : int
+        The number of this step, counting from 1 (for the bias corrections).
+    lr : float, optional
+        The learning rate.
+    beta1 : float, optional
+        The decay of m.
+    beta2 : float, optional
+        The decay of v.
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        L2 penalty added to the gradient (coupled, as in Adam, not AdamW).
+    """
     w, g = _update_target(w, g)
     for name, s in (("m", m), ("v", v)):
         _checks.inplace_target(s, name)
@@ -168,7 +346,21 @@ def adam_update_(w: FloatArray, g: npt.ArrayLike, m: FloatArray, v: FloatArray, 
 
 
 def log_softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
-    """Stable log-softmax (max-shifted) along axis, as one native pass."""
+    """``log(softmax(x))`` along an axis, shifted by the maximum so that any logits are
+    safe, in one native pass.
+
+    Parameters
+    ----------
+    x : array_like
+        At least one dimension.
+    axis : int, optional
+        The axis that sums to one after ``exp``.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape.
+    """
     xa, dt = _elementwise(x, "x")
     if xa.ndim == 0:
         raise ValueError("log_softmax needs at least one dimension")
@@ -180,4 +372,18 @@ def log_softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
 
 
 def softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
+    """``exp(x) / sum(exp(x))`` along an axis, computed as ``exp(log_softmax(x))``.
+
+    Parameters
+    ----------
+    x : array_like
+        At least one dimension.
+    axis : int, optional
+        The axis that sums to one.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape.
+    """
     return np.exp(log_softmax(x, axis))

@@ -21,7 +21,20 @@ _NEEDS_TORCH = "fastmlp.interop needs PyTorch: pip install torch"
 
 
 def to_torch(net: Sequential) -> torch.nn.Sequential:
-    """A torch.nn.Sequential computing what `net` computes, with copies of its weights."""
+    """A ``torch.nn.Sequential`` of the same layers, computing what ``net`` computes.
+
+    The weights are copies (Linear weights transposed to torch's ``(out, in)``), in the
+    model's dtype, and the module is in the model's train or eval mode.
+
+    Parameters
+    ----------
+    net : Sequential
+        The fastmlp model.
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
     if not isinstance(net, Sequential):
         raise TypeError(f"to_torch expects a fastmlp.Sequential, got {type(net).__name__}")
     _checks.require_module("torch", _NEEDS_TORCH)
@@ -70,7 +83,22 @@ def _layer_from(m: torch.nn.Module, dtype: str) -> Layer:
 
 
 def from_torch(module: torch.nn.Sequential) -> Sequential:
-    """A fastmlp Sequential with copies of a torch.nn.Sequential's layers and weights."""
+    """A fastmlp Sequential with copies of a ``torch.nn.Sequential``'s layers and weights.
+
+    Nested Sequentials are flattened. Every layer must be one fastmlp has (``Linear``,
+    ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Sigmoid``, ``GELU``, ``SiLU``, ``Softplus``,
+    ``Identity``, ``Dropout``), else TypeError names it.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        Parameters all float32 or all float64; the model gets that dtype and the module's
+        train or eval mode.
+
+    Returns
+    -------
+    Sequential
+    """
     _checks.require_module("torch", _NEEDS_TORCH)
     import torch
     if not isinstance(module, torch.nn.Sequential):

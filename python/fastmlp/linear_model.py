@@ -8,7 +8,18 @@ from . import _checks
 
 
 class LinearRegression:
-    """y ~ x @ coef_ + intercept_, solved by numpy.linalg.lstsq."""
+    """Ordinary least squares, ``y ~ x @ coef_ + intercept_``, solved in float64 by
+    ``numpy.linalg.lstsq``: the seed's baseline (R's ``lm``).
+
+    After ``fit``, for ``y`` of shape ``(n,)``: ``coef_`` has shape ``(n_features,)`` and
+    ``intercept_`` is a float; for ``y`` of shape ``(n, k)``: ``(k, n_features)`` and
+    ``(k,)``, as scikit-learn's.
+
+    Parameters
+    ----------
+    fit_intercept : bool, optional
+        Fit an intercept; False fits through the origin (``intercept_`` is 0).
+    """
 
     def __init__(self, fit_intercept: bool = True) -> None:
         self.fit_intercept = fit_intercept
@@ -17,6 +28,20 @@ class LinearRegression:
         self.intercept_: float | npt.NDArray[np.floating] | None = None
 
     def fit(self, x: npt.ArrayLike, y: npt.ArrayLike) -> LinearRegression:
+        """Solves the least-squares problem.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, n_features)
+            The samples (finite, at least one).
+        y : array_like, shape (n,) or (n, k)
+            The targets.
+
+        Returns
+        -------
+        LinearRegression
+            This estimator.
+        """
         xa = _checks.as_matrix(x, "x", np.dtype(np.float64))
         _checks.check_nonempty(xa, "x")
         _checks.check_finite(xa, "x")
@@ -32,6 +57,23 @@ class LinearRegression:
         return self
 
     def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.floating]:
+        """The fitted values for new samples, in float64.
+
+        Parameters
+        ----------
+        x : array_like, shape (m, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray, shape (m,) or (m, k)
+            Shaped as the ``y`` that ``fit`` saw.
+
+        Raises
+        ------
+        RuntimeError
+            Before ``fit``.
+        """
         if self.coef_ is None or self.intercept_ is None:
             raise RuntimeError("LinearRegression.predict() called before fit()")
         n_features = self.coef_.shape[-1] if not self._1d else self.coef_.shape[0]

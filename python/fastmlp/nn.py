@@ -21,43 +21,128 @@ Config = Dict[str, Union[bool, int, float, str]]
 
 
 class OnnxGraph(Protocol):
-    """What a layer writes its ONNX nodes through (fastmlp.onnx.GraphBuilder)."""
+    """What a layer writes its ONNX nodes through: `fastmlp.onnx.GraphBuilder`.
+
+    Declared here because ``nn`` sits below ``onnx`` and may not import it. ``dtype`` is
+    the graph's float dtype. Every method returns the name of the tensor it made.
+    """
 
     dtype: np.dtype[Union[np.float32, np.float64]]
 
     def const(self, value: Union[float, npt.NDArray[np.float64], FloatArray],
-              hint: str = "c") -> str: ...
+              hint: str = "c") -> str:
+        """An initializer holding ``value`` in the graph's dtype.
 
-    def op(self, op_type: str, inputs: list[str], **attrs: Union[int, float]) -> str: ...
+        Parameters
+        ----------
+        value : float or ndarray
+            The constant.
+        hint : str, optional
+            The start of its tensor name.
+        """
+        ...
 
-    def float32_op(self, op_type: str, x: str) -> str: ...
+    def op(self, op_type: str, inputs: list[str], **attrs: Union[int, float]) -> str:
+        """One node of an ONNX operator.
 
-    def log1p(self, x: str) -> str: ...
+        Parameters
+        ----------
+        op_type : str
+            The operator, such as ``"Gemm"`` or ``"Relu"``.
+        inputs : list of str
+            The names of its input tensors.
+        **attrs : int or float
+            The node's attributes.
+        """
+        ...
+
+    def float32_op(self, op_type: str, x: str) -> str:
+        """A unary node that ONNX Runtime runs in float32 only (such as ``Erf``): in a float64
+        graph, between two Casts.
+
+        Parameters
+        ----------
+        op_type : str
+            The operator.
+        x : str
+            The name of its input tensor.
+        """
+        ...
+
+    def log1p(self, x: str) -> str:
+        """Nodes computing log(1 + x), accurate for tiny x (ONNX has no Log1p).
+
+        Parameters
+        ----------
+        x : str
+            The name of the input tensor.
+        """
+        ...
 
 __all__ = ["GELU", "Dropout", "Identity", "LeakyReLU", "Linear", "Module", "Parameter", "ReLU",
            "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh"]
 
 
 class Module:
+    """The base of every layer and of `Sequential`.
+
+    A module is called on an array, ``m(x)``, which runs its ``forward``. It knows its
+    parameters and its mode: ``training`` is True after ``train()`` (the default) and False
+    after ``eval()``; only `Dropout` behaves differently in the two.
+    """
+
     training = True
     # Declared for the type checker only: each layer defines its own.
     forward: Callable[[npt.ArrayLike], FloatArray]
 
     def parameters(self) -> list[Parameter]:
+        """The parameters, in layer order (weight before bias).
+
+        Returns
+        -------
+        list of Parameter
+        """
         return [p for _, p in self.named_parameters()]
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """The parameters with their names: a Linear's are ``"weight"`` and ``"bias"``; in a
+        `Sequential` each is prefixed by its layer's index, as ``"0.weight"``.
+
+        Returns
+        -------
+        list of (str, Parameter)
+        """
         return []
 
     def zero_grad(self) -> None:
+        """Sets every parameter's gradient to zero (``backward`` accumulates into them)."""
         for p in self.parameters():
             p.grad[...] = 0
 
     def train(self, mode: bool = True) -> Self:
+        """Sets the training mode (Dropout drops only in it).
+
+        Parameters
+        ----------
+        mode : bool, optional
+            True for training, False for evaluation.
+
+        Returns
+        -------
+        Module
+            This module.
+        """
         self.training = bool(mode)
         return self
 
     def eval(self) -> Self:
+        """The evaluation mode: ``train(False)``.
+
+        Returns
+        -------
+        Module
+            This module.
+        """
         return self.train(False)
 
     def __call__(self, x: npt.ArrayLike) -> FloatArray:
@@ -67,23 +152,58 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self) -> str:
+        """What ``repr`` shows between the parentheses: the constructor's arguments."""
         return ""
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
-        """Adds this layer's ONNX nodes computing on tensor `x` to the graph builder `g`
-        (fastmlp.onnx.GraphBuilder); returns the name of the output tensor."""
+        """Adds the nodes that compute this layer in ONNX (`fastmlp.onnx` calls it).
+
+        Parameters
+        ----------
+        g : OnnxGraph
+            The graph being built.
+        x : str
+            The name of the layer's input tensor.
+
+        Returns
+        -------
+        str
+            The name of the layer's output tensor.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no ONNX form")
 
 
 class Linear(Module):
-    """y = x @ weight + bias, weight of shape (in_features, out_features)."""
+    """A fully connected layer: ``y = x @ weight + bias``.
+
+    ``weight`` has shape ``(in_features, out_features)``, the transpose of what
+    ``torch.nn.Linear`` stores, and ``bias`` shape ``(out_features,)`` (None without a
+    bias); both are `Parameter` objects.
+
+    Parameters
+    ----------
+    in_features : int
+        Inputs per sample.
+    out_features : int
+        Outputs per sample.
+    bias : bool, optional
+        Whether the layer adds a bias.
+    dtype : {"float32", "float64"}, optional
+        The parameters' dtype. Inside a `Sequential` the model's dtype is used.
+    init : str, optional
+        How the weights are drawn. ``"default"`` is ``torch.nn.Linear``'s: weight and bias
+        uniform in ``(-1/sqrt(in_features), 1/sqrt(in_features))``. ``"kaiming_uniform"``,
+        ``"kaiming_normal"``, ``"xavier_uniform"`` and ``"xavier_normal"`` use the function of
+        that name in `fastmlp.init` with its defaults, and ``"zeros"`` zeros; these set the
+        bias to zero. The draw is fresh each time unless the layer goes into a `Sequential`
+        with a ``seed``, which redraws it reproducibly.
+    """
 
     _INITS = ("default", "kaiming_uniform", "kaiming_normal", "xavier_uniform",
               "xavier_normal", "zeros")
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: npt.DTypeLike = "float32", init: str = "default") -> None:
-        """init: "default" is torch.nn.Linear's; the others set the bias to zero."""
         self.in_features = _checks.positive_int(in_features, "in_features")
         self.out_features = _checks.positive_int(out_features, "out_features")
         if init not in self._INITS:
@@ -100,6 +220,13 @@ class Linear(Module):
         self.reset_parameters(np.random.default_rng())
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
+        """Draws the weights (and bias) again as ``init`` says.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Where the random numbers come from.
+        """
         if self.init == "default":
             # torch.nn.Linear: kaiming_uniform(a=sqrt(5)) is U(-1/sqrt(in), 1/sqrt(in)), as the bias.
             bound = 1.0 / math.sqrt(self.in_features)
@@ -125,6 +252,18 @@ class Linear(Module):
                                self.bias is not None)
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
+        """``x @ weight + bias`` on its own (`fastmlp.functional.linear`); in a model,
+        `Sequential` runs the layer itself.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            The input rows.
+
+        Returns
+        -------
+        ndarray, shape (n, out_features)
+        """
         return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -138,6 +277,12 @@ class Linear(Module):
                f"bias={self.bias is not None}"
 
     def config(self) -> Config:
+        """The constructor's arguments, by name, as `fastmlp.save` writes them.
+
+        Returns
+        -------
+        dict
+        """
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias is not None, "init": self.init}
 
@@ -146,6 +291,12 @@ class _Activation(Module):
     _kind = "identity"
 
     def config(self) -> Config:
+        """The constructor's arguments, by name, as `fastmlp.save` writes them.
+
+        Returns
+        -------
+        dict
+        """
         return {}
 
     def _params(self) -> tuple[float, float]:
@@ -155,10 +306,25 @@ class _Activation(Module):
         return _core.LayerSpec(_core.LayerKind.activation, act=F.act_spec(self._kind, *self._params()))
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
+        """The activation of every element of ``x``, in one native call.
+
+        Parameters
+        ----------
+        x : array_like
+            Any shape. float32 and float64 stay as they are; other real dtypes become
+            float64.
+
+        Returns
+        -------
+        ndarray
+            Of x's shape.
+        """
         return F.activation(x, self._kind, *self._params())
 
 
 class Identity(_Activation):
+    """``y = x``: a placeholder layer."""
+
     _kind = "identity"
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -166,6 +332,8 @@ class Identity(_Activation):
 
 
 class ReLU(_Activation):
+    """``y = max(x, 0)``, the seed's activation."""
+
     _kind = "relu"
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -173,6 +341,8 @@ class ReLU(_Activation):
 
 
 class Tanh(_Activation):
+    """``y = tanh(x)``."""
+
     _kind = "tanh"
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -180,6 +350,8 @@ class Tanh(_Activation):
 
 
 class Sigmoid(_Activation):
+    """``y = 1 / (1 + exp(-x))``."""
+
     _kind = "sigmoid"
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -187,6 +359,8 @@ class Sigmoid(_Activation):
 
 
 class SiLU(_Activation):
+    """``y = x * sigmoid(x)`` (also called swish)."""
+
     _kind = "silu"
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -194,6 +368,14 @@ class SiLU(_Activation):
 
 
 class LeakyReLU(_Activation):
+    """``y = x`` where x > 0, else ``negative_slope * x``.
+
+    Parameters
+    ----------
+    negative_slope : float, optional
+        The slope for negative inputs.
+    """
+
     _kind = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -217,6 +399,15 @@ class LeakyReLU(_Activation):
 
 
 class GELU(_Activation):
+    """``y = x * Phi(x)``, Phi the standard normal distribution function.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}, optional
+        ``"none"`` computes Phi with erf; ``"tanh"`` uses the approximation
+        ``0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``, as ``torch.nn.GELU``.
+    """
+
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -242,6 +433,16 @@ class GELU(_Activation):
 
 
 class Softplus(_Activation):
+    """``y = log(1 + exp(beta * x)) / beta``, and ``y = x`` where ``beta * x > threshold``.
+
+    Parameters
+    ----------
+    beta : float, optional
+        A positive sharpness.
+    threshold : float, optional
+        Above this value of ``beta * x`` the layer is linear (for numerical stability).
+    """
+
     _kind = "softplus"
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
@@ -266,6 +467,20 @@ class Softplus(_Activation):
 
 
 class Dropout(Module):
+    """Zeroes each element with probability ``p`` in training mode and scales the others by
+    ``1 / (1 - p)``; the identity in evaluation mode (``net.eval()``), in ``predict`` and
+    in an ONNX export.
+
+    The masks come from the model's own counter-based generator, seeded by the
+    `Sequential`'s ``seed``: the same seed gives the same masks for any number of threads.
+    A Dropout layer runs only inside a `Sequential`.
+
+    Parameters
+    ----------
+    p : float, optional
+        The probability of dropping an element, in [0, 1].
+    """
+
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be in [0, 1], got {p}")
@@ -275,6 +490,13 @@ class Dropout(Module):
         return _core.LayerSpec(_core.LayerKind.dropout, p=self.p)
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
+        """Raises RuntimeError: the masks belong to the `Sequential` that holds the layer.
+
+        Parameters
+        ----------
+        x : array_like
+            Not used.
+        """
         raise RuntimeError("Dropout runs inside a Sequential, which owns its random masks")
 
     def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
@@ -284,25 +506,79 @@ class Dropout(Module):
         return f"p={self.p}"
 
     def config(self) -> Config:
+        """The constructor's arguments, by name, as `fastmlp.save` writes them.
+
+        Returns
+        -------
+        dict
+        """
         return {"p": self.p}
 
 
 class Layer(Protocol):
-    """What Sequential takes: a fastmlp layer (Linear, an activation, Dropout)."""
+    """What `Sequential` takes: a fastmlp layer (`Linear`, an activation or `Dropout`).
+
+    Each layer describes itself to the native core, which runs it; a class from elsewhere
+    cannot be a layer.
+    """
 
     def _spec(self) -> _core.LayerSpec: ...
 
-    def config(self) -> Config: ...
+    def config(self) -> Config:
+        """The constructor's arguments, by name."""
+        ...
 
-    def named_parameters(self) -> list[tuple[str, Parameter]]: ...
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """The layer's parameters with their names."""
+        ...
 
-    def train(self, mode: bool = True) -> object: ...
+    def train(self, mode: bool = True) -> object:
+        """Sets the training mode.
 
-    def onnx_nodes(self, g: OnnxGraph, x: str) -> str: ...
+        Parameters
+        ----------
+        mode : bool, optional
+            True for training, False for evaluation.
+        """
+        ...
+
+    def onnx_nodes(self, g: OnnxGraph, x: str) -> str:
+        """Adds the layer's ONNX nodes to ``g``; returns the output tensor's name.
+
+        Parameters
+        ----------
+        g : OnnxGraph
+            The graph being built.
+        x : str
+            The name of the layer's input tensor.
+        """
+        ...
 
 
 class Sequential(Module):
-    """Layers in order over one flat parameter buffer and one flat gradient buffer."""
+    """Layers applied in order: the model that predicts, trains, saves and exports.
+
+    All parameters live in one flat buffer and all gradients in another; each layer's
+    ``Parameter.data`` and ``.grad`` are views into them, so nothing is copied per step.
+    The layers are compiled once into a plan that the native core runs.
+
+    ``net(x)`` is ``net.predict(x)``; ``net[i]``, ``len(net)`` and ``iter(net)`` give the
+    layers. ``in_features`` and ``out_features`` are the widths of the first and last
+    Linear layer, ``dtype`` the model's dtype.
+
+    Parameters
+    ----------
+    *layers : Layer
+        At least one `Linear`, with activations and `Dropout` in between. A Linear layer
+        belongs to one model only.
+    dtype : {"float32", "float64"}, optional
+        The dtype of every parameter and of the computation; inputs of another real dtype
+        are converted once.
+    seed : int, optional
+        Draws the Linear layers' weights, in layer order, and seeds the Dropout masks: the
+        same seed gives bitwise the same model. None keeps the layers' own draws and gives
+        fresh masks.
+    """
 
     def __init__(self, *layers: Layer, dtype: npt.DTypeLike = "float32",
                  seed: int | None = None) -> None:
@@ -385,10 +661,31 @@ class Sequential(Module):
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, FloatArray]:
+        """Copies of the weights by name (the names of ``named_parameters``).
+
+        Returns
+        -------
+        dict of str to ndarray
+        """
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
-        """Checks every key, shape and value first; changes nothing unless all are right."""
+        """Copies weights in by name; checks every key and shape first and changes nothing
+        unless all are right.
+
+        Parameters
+        ----------
+        state : mapping of str to array_like
+            One array for each name of ``named_parameters``, of that parameter's shape
+            (converted to the model's dtype), and no other key.
+
+        Raises
+        ------
+        KeyError
+            A name is missing or unexpected.
+        ValueError
+            An array has the wrong shape.
+        """
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
@@ -401,21 +698,62 @@ class Sequential(Module):
 
     # --- compute ----------------------------------------------------------------------
     def predict(self, x: npt.ArrayLike) -> FloatArray:
-        """Inference: same numbers, bit for bit, as forward(); caches nothing. A C-ordered
-        matrix of the model's dtype is read in place; anything else is checked and
-        converted once (the core calls _checks.as_matrix)."""
+        """Inference: the model's output for each row of ``x``. Also ``net(x)``.
+
+        It caches nothing and never drops (Dropout is the identity here), and gives the same
+        numbers, bit for bit, as ``forward`` in evaluation mode. NaN in ``x`` propagates.
+        It may run while another thread trains the model, and then sees the weights of some
+        recent step.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            A C-ordered matrix of the model's dtype is read in place; anything else is
+            checked and converted once.
+
+        Returns
+        -------
+        ndarray, shape (n, out_features)
+        """
         return self._impl.predict(x)
 
     __call__ = predict
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
-        """Training forward: keeps what backward() needs."""
+        """The training forward pass: the output, keeping what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            The input rows.
+
+        Returns
+        -------
+        ndarray, shape (n, out_features)
+        """
         out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
         self._has_forward = True
         return out
 
     def backward(self, grad: npt.ArrayLike) -> FloatArray:
-        """Accumulates dloss/dparam into each .grad; returns dloss/dx."""
+        """Backpropagates through the last ``forward``: adds dloss/dparameter to each
+        parameter's ``.grad`` (call ``zero_grad`` between steps) and returns dloss/dx.
+
+        Parameters
+        ----------
+        grad : array_like, shape (n, out_features)
+            dloss/doutput for the batch of the last ``forward``, such as a loss object's
+            ``backward()``; ``(n,)`` for one output.
+
+        Returns
+        -------
+        ndarray, shape (n, in_features)
+
+        Raises
+        ------
+        RuntimeError
+            If no ``forward`` came first.
+        """
         if not self._has_forward:
             raise RuntimeError("backward() called before forward()")
         n = self._impl.batch
@@ -441,13 +779,46 @@ class Sequential(Module):
     def train_step(self, x: npt.ArrayLike, y: npt.ArrayLike, loss: LossLike = "mse",
                    optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
                    sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0) -> float:
-        """zero_grad, forward, loss, backward and optimizer step in one native call;
-        returns the loss before the update.
+        """One training step in one native call: zero_grad, forward, loss, backward and
+        the optimizer's update.
 
-        weight_l2: an L2 penalty on the Linear weights (not the biases), added to the
-        summed loss before the mean divides it, as scikit-learn's alpha: the loss becomes
-        mean + weight_l2 / 2 * sum(W**2) / (samples, or their weights, times the values
-        per sample); the returned loss includes it."""
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            The batch.
+        y : array_like
+            The targets: shape ``(n, out_features)`` (or ``(n,)`` for one output), or
+            integer class labels of shape ``(n,)`` for ``"cross_entropy"``.
+        loss : str or loss object, optional
+            A name (``"mse"``, ``"l1"``, ``"huber"``, ``"bce_with_logits"``,
+            ``"cross_entropy"``, ``"poisson_nll"``) or a `fastmlp.losses` object.
+        optimizer : Optimizer, optional
+            A `fastmlp.optim` optimizer over this model's parameters. None uses the model's
+            own ``Adam(lr=1e-3)``, created on first use and shared with ``fit``, so that
+            repeated calls continue its state.
+        clip_grad_norm : float, optional
+            When positive, the gradients are scaled down so that their global norm is at
+            most this before the update.
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights of the samples in the loss (the mean divides by their sum).
+        weight_l2 : float, optional
+            An L2 penalty on the Linear weights (not the biases), added to the summed loss
+            before the mean divides it, as scikit-learn's alpha: the loss becomes the mean
+            plus ``weight_l2 / 2 * sum(W**2)`` divided by the samples (or their weights)
+            times the values per sample. The returned loss includes it.
+
+        Returns
+        -------
+        float
+            The loss of the batch, measured before the update.
+
+        Raises
+        ------
+        ValueError
+            NaN or Inf in ``x`` or ``y``, empty data, or mismatched shapes.
+        FloatingPointError
+            The loss, a gradient or a weight became NaN or Inf.
+        """
         spec, labels = resolve_loss(loss)
         xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
                                        self.dtype, labels, finite=False)
@@ -470,12 +841,99 @@ class Sequential(Module):
             callback: training.Callback | None = None,
             validation_data: training.ValidationData | None = None,
             **extras: Unpack[training.FitExtras]) -> training.History:
-        """Runs the whole training loop natively with the GIL released; returns a History.
+        """Trains the model: the whole loop (shuffling, batches, forward, backward, update)
+        runs natively, with the GIL released.
 
-        extras: validation_split, sample_weight, scheduler, patience, min_delta,
-        restore_best_weights, metrics, clip_grad_norm, weight_l2 (as train_step's),
-        progress (True: a tqdm bar, or log lines on stderr without tqdm; see
-        fastmlp.training.fit)."""
+        Ctrl-C stops it within a step with KeyboardInterrupt, leaving the weights of the
+        last completed step (with restore_best_weights, those of the best epoch: they are
+        put back however training ends).
+
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            The training samples.
+        y : array_like
+            The targets: shape ``(n, out_features)`` (or ``(n,)`` for one output), or
+            integer class labels of shape ``(n,)`` for ``"cross_entropy"``.
+        loss : str or loss object, optional
+            A name (``"mse"``, ``"l1"``, ``"huber"``, ``"bce_with_logits"``,
+            ``"cross_entropy"``, ``"poisson_nll"``) or a `fastmlp.losses` object.
+        optimizer : Optimizer, optional
+            A `fastmlp.optim` optimizer over this model's parameters. None uses the model's
+            own ``Adam(lr=1e-3)``, shared with ``train_step`` and kept between calls.
+        epochs : int, optional
+            Passes over the data.
+        batch_size : int, optional
+            Samples per step; a smaller last batch is included. None: the full batch.
+        shuffle : bool, optional
+            Reshuffle the samples before every epoch.
+        seed : int, optional
+            Seeds the shuffling; None shuffles differently on every call.
+        log_every : int, optional
+            When positive, every that many epochs prints a line such as
+            ``Epoch: 10   Loss: 1.234567`` (with the validation loss when there is one) or,
+            when ``callback`` is given, calls it instead.
+        callback : callable, optional
+            ``callback(epoch, loss)``, every ``log_every`` epochs (never when
+            ``log_every`` is 0).
+        validation_data : (array_like, array_like), optional
+            ``(x_val, y_val)``, scored with the loss after every epoch (in inference: no
+            dropout); its loss is then what early stopping and ``ReduceLROnPlateau``
+            watch.
+        **extras
+            The keyword arguments below.
+
+        Other Parameters
+        ----------------
+        validation_split : float, optional
+            Instead of ``validation_data``: the last fraction of the samples (taken before
+            any shuffling) is held out for validation.
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights of the samples in the loss (each batch's mean divides by
+            the sum of its weights).
+        scheduler : LRScheduler or ReduceLROnPlateau, optional
+            A `fastmlp.optim.lr_scheduler` schedule of the ``optimizer`` passed here,
+            stepped after every epoch; ``ReduceLROnPlateau`` gets the watched loss.
+        patience : int, optional
+            Stop after this many epochs in a row without improving the watched loss by
+            more than ``min_delta`` (Keras' early stopping). None: no early stop.
+        min_delta : float, optional
+            The improvement that counts, for ``patience``.
+        restore_best_weights : bool, optional
+            At the end, put back the weights of the epoch with the best watched loss.
+        metrics : iterable of str, optional
+            Any of ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"``, measured on the
+            validation data after every epoch into ``History.val_metrics``.
+        clip_grad_norm : float, optional
+            When positive, the gradients are scaled down so that their global norm is at
+            most this before each update.
+        weight_l2 : float, optional
+            An L2 penalty on the Linear weights, as `train_step`'s; ``History.loss``
+            includes it and ``History.penalty`` holds it apart.
+        on_epoch : callable, optional
+            ``on_epoch(epoch, logs)`` after every epoch; ``logs`` is a dict of ``"loss"``,
+            ``"penalty"``, ``"lr"`` and, with validation data, ``"val_loss"`` and the
+            metrics. It may set the optimizer's ``lr``; returning False stops training.
+        progress : bool, optional
+            Show a progress bar (tqdm's, when installed), else log lines on stderr.
+
+        Returns
+        -------
+        History
+            The loss of each epoch (the per-sample mean of each batch's loss before its
+            update), and the validation loss, learning rate and metrics when recorded.
+
+        Raises
+        ------
+        ValueError
+            NaN or Inf in the data, empty data, mismatched shapes or bad settings.
+        FloatingPointError
+            The loss, a gradient or a weight became NaN or Inf (the message names the
+            epoch and step); the weights are the last finite ones, while the optimizer's
+            moment buffers are not rolled back.
+        KeyboardInterrupt
+            On Ctrl-C.
+        """
         return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                             batch_size, shuffle, seed, log_every, callback, validation_data,
                             **extras)
@@ -484,13 +942,37 @@ class Sequential(Module):
                   max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
                   weight_l2: float = 0.0, sample_weight: npt.ArrayLike | None = None,
                   callback: training.LbfgsCallback | None = None) -> training.LbfgsResult:
-        """Full-batch L-BFGS, natively with the GIL released (scipy's L-BFGS-B rules).
+        """Full-batch L-BFGS, natively with the GIL released: the unconstrained case of
+        scipy's L-BFGS-B (what scikit-learn's solver="lbfgs" runs), with its line search
+        and stopping rules.
 
-        Minimises train_step's objective (the mean loss plus the weight_l2 penalty) over
-        all of (x, y). Stops after max_iter iterations, or once max_fun evaluations are
-        passed, or when every gradient entry is at most tol in size, or when an iteration
-        lowers the objective by at most 2.2e-9 relative. callback(iteration, objective)
-        runs after each iteration; returning False stops. Returns the run's LbfgsResult."""
+        Parameters
+        ----------
+        x : array_like, shape (n, in_features)
+            The training samples, all in every evaluation.
+        y : array_like
+            The targets, as `fit`'s.
+        loss : str or loss object, optional
+            As `fit`'s.
+        max_iter : int, optional
+            Stop after this many iterations.
+        max_fun : int, optional
+            Stop after the iteration during which the evaluations pass this many.
+        tol : float, optional
+            Converged when no gradient entry is larger than this in size. It has also
+            converged when an iteration lowers the objective by at most 2.2e-9 relative.
+        weight_l2 : float, optional
+            An L2 penalty on the Linear weights, as `train_step`'s.
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights of the samples in the loss.
+        callback : callable, optional
+            ``callback(iteration, objective)`` after each iteration; returning False stops.
+
+        Returns
+        -------
+        LbfgsResult
+            The final objective, iterations, evaluations, status and message.
+        """
         return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
                                   weight_l2, sample_weight, callback)
 

@@ -29,7 +29,15 @@ OPSET = 17
 
 
 class GraphBuilder:
-    """Collects the nodes and initializers of one graph computing in `dtype`."""
+    """Collects the nodes, initializers and outputs of one ONNX graph that computes in
+    ``dtype``; each layer adds its nodes through it (``Module.onnx_nodes``). Every method
+    that makes a tensor returns its name.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        float32 or float64: the graph's input, weights and computation.
+    """
 
     def __init__(self, dtype: np.dtype[Union[np.float32, np.float64]]):
         _checks.require_module(
@@ -48,14 +56,31 @@ class GraphBuilder:
 
     def const(self, value: Union[float, npt.NDArray[np.float64], FloatArray],
               hint: str = "c") -> str:
-        """An initializer holding value in the graph's dtype."""
+        """An initializer holding ``value`` in the graph's dtype.
+
+        Parameters
+        ----------
+        value : float or ndarray
+            The constant.
+        hint : str, optional
+            The start of its tensor name.
+        """
         from onnx import numpy_helper
         name = self._name(hint)
         self.initializers.append(numpy_helper.from_array(np.asarray(value, self.dtype), name))
         return name
 
     def tensor(self, array: npt.NDArray[np.generic], hint: str) -> str:
-        """An initializer holding array as it is (class labels of any type, shapes)."""
+        """An initializer holding ``array`` in its own dtype (strings become ONNX strings):
+        class labels, shapes.
+
+        Parameters
+        ----------
+        array : ndarray
+            The constant.
+        hint : str
+            The start of its tensor name.
+        """
         from onnx import numpy_helper
         name = self._name(hint)
         if array.dtype.kind in "USO":
@@ -65,14 +90,35 @@ class GraphBuilder:
 
     def output(self, name: str, x: str, shape: List[Union[str, int]],
                elem: Optional[int] = None) -> None:
-        """Makes tensor x the graph output `name` (elem: its ONNX type, else the graph's)."""
+        """Makes a tensor an output of the graph.
+
+        Parameters
+        ----------
+        name : str
+            The output's name, such as ``"y"``.
+        x : str
+            The tensor.
+        shape : list of str or int
+            Its shape; a string names a dynamic axis (``"N"``, the batch).
+        elem : int, optional
+            Its ONNX element type (``onnx.TensorProto.*``); None: the graph's dtype.
+        """
         from onnx import helper
         self.nodes.append(helper.make_node("Identity", [x], [name]))
         self.outputs.append(helper.make_tensor_value_info(
             name, self.elem if elem is None else elem, shape))
 
     def classifier_outputs(self, logits: str, classes: npt.NDArray[np.generic]) -> None:
-        """Outputs "label" (classes[argmax]) and "probabilities" (softmax) of the logits."""
+        """A classifier's outputs: ``"label"``, the class of the largest logit, and
+        ``"probabilities"``, the softmax of the logits.
+
+        Parameters
+        ----------
+        logits : str
+            The tensor of logits, shape [N, n_classes].
+        classes : ndarray
+            The label of each column, of any dtype (strings included).
+        """
         from onnx import helper
         best = self.op("ArgMax", [logits], axis=1, keepdims=0)
         label = self.op("Gather", [self.tensor(classes, "classes"), best], axis=0)
@@ -83,7 +129,17 @@ class GraphBuilder:
                     ["N", len(classes)])
 
     def op(self, op_type: str, inputs: List[str], **attrs: Union[int, float]) -> str:
-        """One node; returns the name of its output."""
+        """One node of an ONNX operator.
+
+        Parameters
+        ----------
+        op_type : str
+            The operator, such as ``"Gemm"``.
+        inputs : list of str
+            The names of its input tensors.
+        **attrs : int or float
+            The node's attributes.
+        """
         from onnx import helper
         out = self._name(op_type.lower())
         node = helper.make_node(op_type, inputs, [out])
@@ -92,7 +148,16 @@ class GraphBuilder:
         return out
 
     def float32_op(self, op_type: str, x: str) -> str:
-        """A unary node ONNX Runtime implements for float32 only."""
+        """A unary node that ONNX Runtime implements for float32 only (``Erf``): in a
+        float64 graph it runs between two Casts.
+
+        Parameters
+        ----------
+        op_type : str
+            The operator.
+        x : str
+            Its input tensor.
+        """
         from onnx import TensorProto
         if self.dtype == np.float32:
             return self.op(op_type, [x])
@@ -100,8 +165,14 @@ class GraphBuilder:
         return self.op("Cast", [y], to=self.elem)
 
     def log1p(self, x: str) -> str:
-        """log(1 + x) accurate for tiny x: log(u) * x / (u - 1) with u = 1 + x (x where u
-        rounds to 1); ONNX has no Log1p."""
+        """log(1 + x), accurate for tiny x (ONNX has no Log1p): ``log(u) * x / (u - 1)``
+        with ``u = 1 + x``, and x where u rounds to 1.
+
+        Parameters
+        ----------
+        x : str
+            The input tensor.
+        """
         one = self.const(1.0)
         u = self.op("Add", [x, one])
         ratio = self.op("Div", [x, self.op("Sub", [u, one])])
@@ -110,11 +181,23 @@ class GraphBuilder:
 
 
 class Exportable(Protocol):
-    """A model with a network and its own outputs (the fastmlp scikit-learn estimators)."""
+    """A model with a network and its own outputs: the fastmlp scikit-learn estimators."""
 
-    def onnx_network(self) -> Sequential: ...
+    def onnx_network(self) -> Sequential:
+        """The network whose layers make the graph."""
+        ...
 
-    def onnx_outputs(self, g: GraphBuilder, x: str) -> None: ...
+    def onnx_outputs(self, g: GraphBuilder, x: str) -> None:
+        """Adds the model's outputs, computed from the network's output.
+
+        Parameters
+        ----------
+        g : GraphBuilder
+            The graph being built.
+        x : str
+            The network's output tensor.
+        """
+        ...
 
 
 ModelLike = Union[Sequential, FilePath, Exportable]
@@ -137,12 +220,26 @@ def _preprocessed(prep: Preprocessing, net: Sequential) -> Exportable:
 
 
 def to_onnx(model: ModelLike) -> onnx.ModelProto:
-    """The model as an ONNX graph with input "x" [N, in_features] in the model's dtype.
+    """The model as an ONNX graph, checked by ``onnx.checker``.
 
-    A Sequential gives output "y" [N, out_features]. A fastmlp scikit-learn regressor gives
-    "y" as its predict() does; a classifier, or a model file written by `fastmlp train` for
-    classification, gives "label" (the original class labels, strings included) and
-    "probabilities". A model file carries its standardization too."""
+    The input is ``"x"`` of shape [N, in_features] in the model's dtype (N dynamic).
+    A Sequential gives output ``"y"`` of shape [N, out_features]. A fastmlp scikit-learn
+    regressor gives ``"y"`` shaped as its ``predict``; a classifier, or a model file
+    written by ``fastmlp train`` for classification, gives ``"label"`` (the original
+    class labels, strings included) and ``"probabilities"``. A model file's
+    standardization is part of the graph.
+
+    Parameters
+    ----------
+    model : Sequential, fastmlp estimator, str or os.PathLike
+        The network, a fitted `fastmlp.sklearn` estimator, or the path of a model file
+        (from ``fastmlp train`` or `fastmlp.save`).
+
+    Returns
+    -------
+    onnx.ModelProto
+        Opset 17, standard operators only.
+    """
     prep: Optional[Preprocessing] = None
     if isinstance(model, (str, os.PathLike)):
         text = saving.read_metadata(model).get(Preprocessing.KEY)
@@ -180,7 +277,15 @@ def to_onnx(model: ModelLike) -> onnx.ModelProto:
 
 
 def export(model: ModelLike, path: FilePath) -> None:
-    """Writes to_onnx(model) to path."""
+    """Writes ``to_onnx(model)`` to a file.
+
+    Parameters
+    ----------
+    model : Sequential, fastmlp estimator, str or os.PathLike
+        As for `to_onnx`.
+    path : str or os.PathLike
+        The file to write, conventionally ``*.onnx``.
+    """
     proto = to_onnx(model)
     import onnx
     onnx.save(proto, os.fspath(path))

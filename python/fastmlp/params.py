@@ -8,13 +8,29 @@ from ._checks import FloatArray, FloatDType
 
 
 class Parameter:
-    """A named weight: `.data` and `.grad` are views the native code reads and writes in place."""
+    """A named weight whose ``.data`` and ``.grad`` the native code reads and writes in place.
+
+    Inside a `Sequential`, both are views into the model's one flat parameter buffer and
+    one flat gradient buffer, so an optimizer step or ``fit`` changes exactly the arrays
+    the user holds. Parameters are made by the layers; users rarely construct one.
+
+    Parameters
+    ----------
+    data : ndarray of float32 or float64
+        The storage of the values, used as it is (not copied).
+    grad : ndarray
+        The storage of the gradient, of data's shape and dtype.
+    name : str, optional
+        The name ``named_parameters()`` gives, such as ``"0.weight"`` (set by `Sequential`).
+    """
 
     def __init__(self, data: FloatArray, grad: FloatArray, name: str = "") -> None:
         self._data, self._grad, self.name = data, grad, name
 
     @property
     def data(self) -> FloatArray:
+        """The values: a writable view. Assigning ``p.data = a`` copies ``a`` in, which must
+        already have this parameter's dtype and shape (nothing is rounded silently)."""
         return self._data
 
     @data.setter
@@ -23,19 +39,37 @@ class Parameter:
 
     @property
     def grad(self) -> FloatArray:
+        """The gradient that ``backward`` accumulates into: a writable view."""
         return self._grad
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of ``data`` and ``grad``; a Linear weight is ``(in, out)``."""
         return self._data.shape
 
     @property
     def dtype(self) -> FloatDType:
+        """float32 or float64: the dtype of the model that owns the parameter."""
         return self._data.dtype
 
     def move_to(self, data: FloatArray, grad: FloatArray) -> None:
-        """Makes `data` and `grad` (views into a model's flat buffers) this parameter's
-        storage, keeping its current values; used by Sequential when it takes a layer in."""
+        """Makes new arrays this parameter's storage, keeping its current values.
+
+        `Sequential` calls it when it takes a layer in, to move the weights into its flat
+        buffers.
+
+        Parameters
+        ----------
+        data : ndarray
+            The new storage of the values (a view into a flat buffer), of the same shape.
+        grad : ndarray
+            The new storage of the gradient, of the same shape.
+
+        Raises
+        ------
+        ValueError
+            If either array has another shape.
+        """
         if data.shape != self.shape or grad.shape != self.shape:
             raise ValueError(f"{self.name or 'parameter'} has shape {self.shape}, "
                              f"got storage of shapes {data.shape} and {grad.shape}")

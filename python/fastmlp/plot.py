@@ -25,7 +25,24 @@ def _use_agg() -> None:
 def observed_vs_predicted(y: npt.ArrayLike, y_pred: npt.ArrayLike,
                           title: str = "Observed vs predicted",
                           path: FilePath | None = None) -> Figure:
-    """Scatter of observed against predicted with the identity line; saved to path if given."""
+    """A scatter of observed against predicted values with the identity line in red, as
+    the seed's plots.
+
+    Parameters
+    ----------
+    y : array_like
+        The observed values.
+    y_pred : array_like
+        The predictions, of y's shape.
+    title : str, optional
+        The title.
+    path : str or os.PathLike, optional
+        When given, the figure is saved there (PNG by the suffix) and closed.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     t, p = _checks.target_pair(y, y_pred)
     _use_agg()
     import matplotlib.pyplot as plt
@@ -43,7 +60,21 @@ def observed_vs_predicted(y: npt.ArrayLike, y_pred: npt.ArrayLike,
 
 def loss_curve(history: History, path: FilePath | None = None,
                title: str = "Training loss") -> Figure:
-    """Loss per epoch (and validation loss when recorded)."""
+    """The loss of each epoch, and the validation loss when it was recorded.
+
+    Parameters
+    ----------
+    history : History
+        What ``Sequential.fit`` returned.
+    path : str or os.PathLike, optional
+        When given, the figure is saved there and closed.
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     _use_agg()
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))

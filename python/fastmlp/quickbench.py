@@ -75,6 +75,14 @@ def _torch(x: F32, y: F32) -> Step:
 
 
 def contenders() -> Dict[str, Step]:
+    """The contenders installed here, each ready to run n training steps: fastmlp ``fit``,
+    a hand-written NumPy step and, when installed, PyTorch eager. Sets fastmlp to one
+    thread, and PyTorch too.
+
+    Returns
+    -------
+    dict of str to callable
+    """
     set_num_threads(1)  # every contender on one thread
     x, y = _data()
     out = {"fastmlp fit": _fastmlp(x, y), "NumPy hand-written": _numpy(x, y)}
@@ -86,7 +94,23 @@ def contenders() -> Dict[str, Step]:
 
 
 def measure(steps: Dict[str, Step], repeats: int, seconds: float) -> Dict[str, float]:
-    """Median seconds per step of each contender, repeats interleaved."""
+    """Times each contender: a warm-up that sizes each repeat, then repeats interleaved
+    (one of each contender per round).
+
+    Parameters
+    ----------
+    steps : dict of str to callable
+        From `contenders`.
+    repeats : int
+        Timed repeats per contender.
+    seconds : float
+        About how long each repeat runs.
+
+    Returns
+    -------
+    dict of str to float
+        The median seconds per step of each contender.
+    """
     counts = {}
     for name, run in steps.items():  # warm up, and size each repeat to about `seconds`
         n, spent = 1, 0.0
@@ -106,6 +130,18 @@ def measure(steps: Dict[str, Step], repeats: int, seconds: float) -> Dict[str, f
 
 
 def report(medians: Dict[str, float]) -> str:
+    """The table that ``fastmlp bench`` prints: time per step, and how many times slower
+    than fastmlp's ``fit`` each contender is.
+
+    Parameters
+    ----------
+    medians : dict of str to float
+        From `measure`; must include ``"fastmlp fit"``.
+
+    Returns
+    -------
+    str
+    """
     base = medians["fastmlp fit"]
     lines = ["Seed network training step (200 x 3 -> 32 -> 1, MSE, Adam, full batch, float32,"
              " one thread; median of interleaved repeats)",

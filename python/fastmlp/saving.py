@@ -17,8 +17,21 @@ _NEEDS_SAFETENSORS = "saving models needs safetensors: pip install 'fastmlp[io]'
 
 def save(model: nn.Sequential, path: FilePath,
          metadata: Optional[Mapping[str, str]] = None) -> None:
-    """Writes a Sequential's architecture, dtype and weights to `path`, with optional extra
-    string entries (`metadata`, read back by read_metadata) in the file's header."""
+    """Writes a Sequential's layers, dtype and weights to a safetensors file.
+
+    Needs the optional extra ``[io]`` (the safetensors package). The weights are stored
+    losslessly; the optimizer's state is not saved (see ``Optimizer.state_dict``).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    path : str or os.PathLike
+        The file to write, conventionally ``*.safetensors``.
+    metadata : mapping of str to str, optional
+        Extra entries for the file's header, read back by `read_metadata`; the keys
+        ``"format"``, ``"dtype"`` and ``"layers"`` are fastmlp's own.
+    """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"save expects a fastmlp.Sequential, got {type(model).__name__}")
     extra = dict(metadata or {})
@@ -49,12 +62,36 @@ def _header(path: FilePath) -> dict[str, str]:
 
 
 def read_metadata(path: FilePath) -> dict[str, str]:
-    """The extra entries save(..., metadata=...) wrote into the file at `path`."""
+    """The extra entries that ``save(..., metadata=...)`` wrote into a model file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by `save`.
+
+    Returns
+    -------
+    dict of str to str
+    """
     return {k: v for k, v in _header(path).items() if k not in _RESERVED}
 
 
 def load(path: FilePath) -> nn.Sequential:
-    """Rebuilds the Sequential saved at `path`."""
+    """Rebuilds the Sequential saved by `save`, in its dtype, with its weights.
+
+    Loading runs no code from the file (no pickle), so a file of unknown origin is safe to
+    read; a file of another format raises ValueError.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+
+    Returns
+    -------
+    Sequential
+        In training mode, as a new model is.
+    """
     import json
     meta = _header(path)
     from safetensors.numpy import load_file

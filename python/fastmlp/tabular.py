@@ -18,13 +18,36 @@ class TableError(ValueError):
 
 
 def read_csv(path: str) -> Dict[str, List[str]]:
-    """Columns by header name, in file order, as strings."""
+    """Reads a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+
+    Returns
+    -------
+    dict of str to list of str
+        The columns by header name, in file order, every value a string.
+
+    Raises
+    ------
+    TableError
+        A missing, unreadable or empty file, repeated column names, or rows of another
+        length than the header (with pandas: longer rows; pandas reads a shorter row's
+        missing fields as empty).
+    """
     try:
         import pandas
     except ImportError:
         pandas = None
     try:
         if pandas is not None:
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+            # pandas would rename repeated names ("a", "a.1"): refuse them as below.
+            if len(set(header)) != len(header):
+                raise TableError(f"{path}: repeated column names in the header")
             frame = pandas.read_csv(path, dtype=str, keep_default_na=False)
             return {str(c): frame[c].tolist() for c in frame.columns}
         with open(path, newline="") as f:
@@ -33,6 +56,8 @@ def read_csv(path: str) -> Dict[str, List[str]]:
         raise TableError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise TableError(f"{path}: cannot read it as CSV ({e})") from None
+    except ValueError as e:  # pandas' ParserError and EmptyDataError
+        raise TableError(f"{path}: cannot read it as CSV ({str(e).strip()})") from None
     if not rows:
         raise TableError(f"{path}: empty file (a header row is needed)")
     header, body = rows[0], rows[1:]
@@ -45,7 +70,25 @@ def read_csv(path: str) -> Dict[str, List[str]]:
 
 
 def numeric(values: List[str], name: str) -> Optional[Matrix]:
-    """The column as float64, or None when some value is not a number."""
+    """A column as numbers.
+
+    Parameters
+    ----------
+    values : list of str
+        The column.
+    name : str
+        Its name, for the error message.
+
+    Returns
+    -------
+    ndarray of float64 or None
+        None when some value is not a number.
+
+    Raises
+    ------
+    TableError
+        A NaN or infinite value.
+    """
     try:
         out = np.array([float(v) for v in values], dtype=np.float64)
     except ValueError:
@@ -56,7 +99,25 @@ def numeric(values: List[str], name: str) -> Optional[Matrix]:
 
 
 def features(table: Dict[str, List[str]], names: List[str]) -> Matrix:
-    """The named columns as an (n, len(names)) float64 matrix."""
+    """The feature matrix of a table.
+
+    Parameters
+    ----------
+    table : dict of str to list of str
+        From `read_csv`.
+    names : list of str
+        The feature columns, in the model's order.
+
+    Returns
+    -------
+    ndarray, shape (n, len(names))
+        float64.
+
+    Raises
+    ------
+    TableError
+        A missing or non-numeric column.
+    """
     missing = [n for n in names if n not in table]
     if missing:
         raise TableError(f"missing column(s) {missing}; the table has {list(table)}")
@@ -71,6 +132,17 @@ def features(table: Dict[str, List[str]], names: List[str]) -> Matrix:
 
 
 def is_number(v: str) -> bool:
+    """Whether ``float`` reads the text as a number.
+
+    Parameters
+    ----------
+    v : str
+        The text.
+
+    Returns
+    -------
+    bool
+    """
     try:
         float(v)
         return True
@@ -80,7 +152,28 @@ def is_number(v: str) -> bool:
 
 @dataclass
 class Preprocessing:
-    """What `fastmlp predict` needs besides the network, kept in the model file."""
+    """What ``fastmlp predict`` needs besides the network, kept in the model file as JSON
+    under the metadata key ``KEY``.
+
+    Parameters
+    ----------
+    features : list of str
+        The feature columns, in the order of the network's inputs.
+    target : str
+        The target column, the name of the prediction column.
+    task : {"regression", "classification"}
+        The task.
+    classes : list of str, optional
+        The class labels, in the order of the network's outputs.
+    x_mean : list of float, optional
+        The features' means; empty when the features are not standardized.
+    x_std : list of float, optional
+        The features' standard deviations.
+    y_mean : float, optional
+        The regression target's mean (0 when not standardized).
+    y_std : float, optional
+        The regression target's standard deviation (1 when not standardized).
+    """
     features: List[str]
     target: str
     task: str                                       # "regression" or "classification"
@@ -93,13 +186,41 @@ class Preprocessing:
     KEY = "fastmlp.cli"
 
     def to_json(self) -> str:
+        """The fields as a JSON object.
+
+        Returns
+        -------
+        str
+        """
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> "Preprocessing":
+        """Reads what `to_json` wrote.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        Preprocessing
+        """
         return cls(**json.loads(text))
 
     def scale(self, x: Matrix) -> Matrix:
+        """The features standardized as in training (unchanged when they were not).
+
+        Parameters
+        ----------
+        x : ndarray, shape (n, len(features))
+            Raw features.
+
+        Returns
+        -------
+        ndarray
+        """
         if not self.x_mean:
             return x
         scaled: Matrix = (x - np.array(self.x_mean)) / np.array(self.x_std)
@@ -107,7 +228,18 @@ class Preprocessing:
 
 
 def fit_standardization(x: Matrix) -> Tuple[Matrix, Matrix]:
-    """Mean and standard deviation per column (1 where a column is constant)."""
+    """The mean and standard deviation of each column (1 where a column is constant).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, d)
+        The training rows.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Each of shape (d,).
+    """
     mean: Matrix = x.mean(axis=0)
     std: Matrix = x.std(axis=0)
     return mean, np.where(std > 0, std, 1.0)

@@ -4,7 +4,7 @@ The native loop calls back into Python only every `log_every` epochs, or every
 epoch when a scheduler, early stopping or validation metrics need it."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol, Tuple, TypedDict, Union
+from typing import Callable, Dict, Iterable, Protocol, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ _METRICS = ("accuracy", "mse", "mae", "r2")
 CoreNet = Union[_core.Net_f32, _core.Net_f64]
 # fit(callback=...): called as callback(epoch, loss) every log_every epochs.
 Callback = Callable[[int, float], object]
+# fit(on_epoch=...): on_epoch(epoch, logs) after every epoch, logs holding "loss",
+# "penalty", "lr" and, with validation data, "val_loss" and the metrics; False stops.
+EpochHook = Callable[[int, Dict[str, float]], Union[bool, None]]
 # fit_lbfgs(callback=...): callback(iteration, objective) after each iteration; a False
 # return stops (None goes on).
 LbfgsCallback = Callable[[int, float], Union[bool, None]]
@@ -37,6 +40,7 @@ class FitExtras(TypedDict, total=False):
     metrics: Iterable[str]
     clip_grad_norm: float
     weight_l2: float
+    on_epoch: EpochHook | None
     progress: bool
 
 
@@ -53,8 +57,25 @@ class _Model(Protocol):
 
 
 class History:
-    """What fit() measured, one value per epoch: loss, val_loss, lr, val_metrics, and
-    penalty, the weight_l2 part of loss (zeros without weight_l2)."""
+    """What fit() measured, one value per epoch.
+
+    Parameters
+    ----------
+    loss : ndarray
+        The training loss of each epoch: the per-sample mean of each batch's loss before
+        its update, the weight_l2 penalty included.
+    val_loss : ndarray or None
+        The validation loss after each epoch, when there was validation data.
+    lr : ndarray
+        The learning rate each epoch ran with.
+    val_metrics : dict of str to ndarray
+        Each validation metric after each epoch.
+    best_epoch : int, optional
+        With early stopping or restore_best_weights: the epoch (from 1) with the best
+        watched loss.
+    penalty : ndarray, optional
+        The weight_l2 part of ``loss`` (zeros without weight_l2; None gives zeros).
+    """
 
     def __init__(self, loss: Float64Array, val_loss: Float64Array | None,
                  lr: Float64Array, val_metrics: dict[str, Float64Array],
@@ -66,6 +87,7 @@ class History:
 
     @property
     def epochs(self) -> int:
+        """The number of epochs run."""
         return len(self.loss)
 
     def __repr__(self) -> str:
@@ -117,9 +139,24 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
         scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
         min_delta: float = 0.0, restore_best_weights: bool = False,
         metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
-        progress: bool = False) -> History:
-    """Sequential.fit's body: `net` the model, `core` its native Net, `opt` the checked
-    optimizer (the model's own Adam when the user passed none)."""
+        on_epoch: EpochHook | None = None, progress: bool = False) -> History:
+    """Sequential.fit's body (see it for the user-facing description).
+
+    Parameters
+    ----------
+    net : Sequential
+        The model.
+    core : Net_f32 or Net_f64
+        Its native network.
+    opt : Optimizer
+        The checked optimizer (the model's own Adam when the user passed none).
+    x, y, loss, epochs, batch_size, shuffle, seed, log_every, callback, validation_data
+        As Sequential.fit's.
+    validation_split, sample_weight, scheduler, patience, min_delta, restore_best_weights
+        As Sequential.fit's.
+    metrics, clip_grad_norm, weight_l2, on_epoch, progress
+        As Sequential.fit's.
+    """
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)
@@ -169,7 +206,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
     o.clip_norm = float(clip_grad_norm)
     o.l2 = _checks.non_negative(weight_l2, "weight_l2")
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
-        or bool(metrics)
+        or bool(metrics) or on_epoch is not None
     o.report_every = 1 if every_epoch or progress else log_every
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
@@ -178,7 +215,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
 
     bar = Progress(o.epochs, log_every) if progress else None
 
-    def on_report(epoch: int, loss_value: float, val_value: float) -> bool:
+    def on_report(epoch: int, loss_value: float, penalty: float, val_value: float) -> bool:
         if bar is not None:
             bar.update(epoch, loss_value, val_value if vx is not None else None)
         lrs.append(opt.lr)
@@ -198,12 +235,19 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: npt.ArrayLike, y: npt.Arr
                     bar.write(line)
                 else:
                     print(line, flush=True)
+        go_on = True
+        if on_epoch is not None:
+            logs = {"loss": loss_value, "penalty": penalty, "lr": lrs[-1]}
+            if vx is not None:
+                logs["val_loss"] = val_value
+                logs.update((m, v[-1]) for m, v in vals.items())
+            go_on = on_epoch(epoch, logs) is not False
         monitored = val_value if vx is not None else loss_value
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(monitored)
         elif scheduler is not None:
             scheduler.step()
-        return tracker.update(epoch, monitored) if every_epoch else True
+        return tracker.update(epoch, monitored) and go_on if every_epoch else True
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
@@ -233,7 +277,13 @@ class LbfgsResult:
     """How a fit_lbfgs run ended: the objective `f` at the final weights, the iterations
     `n_iter` and objective evaluations `n_fun`, `status` (scipy's codes: 0 converged,
     1 an iteration/evaluation limit or the callback stopped it, 2 the line search failed)
-    and scipy's `message`."""
+    and scipy's `message`.
+
+    Parameters
+    ----------
+    r : fastmlp._core.LbfgsResult
+        The native result.
+    """
 
     def __init__(self, r: _core.LbfgsResult) -> None:
         self.f, self.n_iter, self.n_fun = r.f, r.n_iter, r.n_fun
@@ -249,7 +299,17 @@ def fit_lbfgs(net: _Model, core: CoreNet, x: npt.ArrayLike, y: npt.ArrayLike,
               tol: float = 1e-5, weight_l2: float = 0.0,
               sample_weight: npt.ArrayLike | None = None,
               callback: LbfgsCallback | None = None) -> LbfgsResult:
-    """Sequential.fit_lbfgs's body."""
+    """Sequential.fit_lbfgs's body (see it for the user-facing description).
+
+    Parameters
+    ----------
+    net : Sequential
+        The model.
+    core : Net_f32 or Net_f64
+        Its native network.
+    x, y, loss, max_iter, max_fun, tol, weight_l2, sample_weight, callback
+        As Sequential.fit_lbfgs's.
+    """
     spec, labels = resolve_loss(loss)
     xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
                                    labels)

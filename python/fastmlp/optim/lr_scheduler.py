@@ -19,17 +19,33 @@ class _Schedule:
         self.last_epoch = 0
 
     def get_last_lr(self) -> list[float]:
+        """The optimizer's current learning rate, in a list as ``torch.optim``'s (which has
+        one per parameter group).
+
+        Returns
+        -------
+        list of float
+        """
         return [self.optimizer.lr]
 
 
 class LRScheduler(_Schedule):
-    """A schedule of epochs: `step()` once per epoch sets lr = _lr(epoch)."""
+    """The base of the schedules that depend on the epoch only: each ``step()`` counts an
+    epoch (``last_epoch``) and sets the optimizer's ``lr`` from ``base_lr``, its learning
+    rate when the schedule was made.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose ``lr`` the schedule sets.
+    """
 
     def __init__(self, optimizer: Optimizer) -> None:
         super().__init__(optimizer)
         self.base_lr = optimizer.lr
 
     def step(self) -> None:
+        """Counts one epoch and sets the learning rate for the next."""
         self.last_epoch += 1
         self.optimizer.lr = self._lr(self.last_epoch)
 
@@ -38,7 +54,18 @@ class LRScheduler(_Schedule):
 
 
 class StepLR(LRScheduler):
-    """lr = base_lr * gamma ** (epoch // step_size)."""
+    """Decays the learning rate every ``step_size`` epochs:
+    ``lr = base_lr * gamma ** (epoch // step_size)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose ``lr`` the schedule sets.
+    step_size : int
+        Epochs between decays.
+    gamma : float, optional
+        The factor of each decay.
+    """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
@@ -51,7 +78,15 @@ class StepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """lr = base_lr * gamma ** epoch."""
+    """Decays the learning rate every epoch: ``lr = base_lr * gamma ** epoch``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose ``lr`` the schedule sets.
+    gamma : float
+        The factor of each epoch.
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
         super().__init__(optimizer)
@@ -62,7 +97,20 @@ class ExponentialLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
+    """A half cosine from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs:
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    After ``T_max`` epochs the formula goes on, so the rate rises again, as torch's does.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose ``lr`` the schedule sets.
+    T_max : int
+        Epochs of the half period.
+    eta_min : float, optional
+        The lowest learning rate.
+    """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__(optimizer)
@@ -76,8 +124,34 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class ReduceLROnPlateau(_Schedule):
-    """Multiplies lr by `factor` after `patience` epochs without improvement of a metric:
-    `step(metric)` once per epoch (fit passes the monitored loss)."""
+    """Multiplies the learning rate by ``factor`` when a metric has stopped improving for
+    more than ``patience`` epochs, as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Call ``step(metric)`` once per epoch; in ``Sequential.fit(scheduler=...)`` the metric
+    is the validation loss when there is validation data, else the training loss.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose ``lr`` the schedule sets.
+    mode : {"min", "max"}, optional
+        Whether the metric should go down or up.
+    factor : float, optional
+        The factor of each reduction, in (0, 1).
+    patience : int, optional
+        Epochs without improvement that are tolerated.
+    threshold : float, optional
+        What counts as an improvement (see ``threshold_mode``).
+    threshold_mode : {"rel", "abs"}, optional
+        ``"rel"``: better than ``best * (1 - threshold)`` (in mode min);
+        ``"abs"``: better than ``best - threshold``.
+    cooldown : int, optional
+        Epochs after a reduction during which bad epochs are not counted.
+    min_lr : float, optional
+        The learning rate never goes below it.
+    eps : float, optional
+        A reduction smaller than this is skipped.
+    """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
@@ -100,6 +174,13 @@ class ReduceLROnPlateau(_Schedule):
         return a > (self.best * (1 + self.threshold) if rel else self.best + self.threshold)
 
     def step(self, metric: float) -> None:
+        """Records one epoch's metric and reduces the learning rate when it is due.
+
+        Parameters
+        ----------
+        metric : float
+            The epoch's value of the watched quantity, such as the validation loss.
+        """
         self.last_epoch += 1
         metric = float(metric)
         if self._better(metric):

@@ -1,4 +1,8 @@
-"""Optimizers with torch.optim's update rules over the model's flat buffers."""
+"""Optimizers with ``torch.optim``'s update rules over the model's flat buffers.
+
+Parameters that sit next to each other in one flat buffer (those of a `Sequential`) are
+updated as one span, so a step is one native loop; the state (momentum, Adam's moments) is
+one flat buffer per kind."""
 from __future__ import annotations
 
 from typing import Iterable, TypedDict, Union
@@ -15,7 +19,9 @@ NativeOptimizer = Union[_core.Optimizer_f32, _core.Optimizer_f64]
 
 
 class OptimizerState(TypedDict):
-    """What Optimizer.state_dict() returns and load_state_dict() takes."""
+    """What ``Optimizer.state_dict()`` returns and ``load_state_dict()`` takes: ``state``,
+    copies of the state buffers (none for plain SGD, the momentum for SGD with momentum,
+    Adam's m and v, ...); ``step_count``, the steps taken; ``lr``, the learning rate."""
     state: list[FloatArray]
     step_count: int
     lr: float
@@ -52,7 +58,19 @@ def _extend(base: FloatArray, a: FloatArray, n: int) -> FloatArray:
 
 
 class Optimizer:
-    """Base: holds the parameters, the state buffers and the native updater."""
+    """The base of the optimizers: the parameters, the state buffers and the native
+    updater. Construct `SGD`, `Adam`, `AdamW` or `RMSprop` rather than this class.
+
+    ``params`` and ``state`` (the list of flat state buffers) are attributes, and
+    ``dtype`` is the parameters' dtype.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to optimize, all of one dtype: usually ``net.parameters()``.
+    spec : fastmlp._core.OptSpec
+        The native description of the update rule and its settings.
+    """
 
     def __init__(self, params: Iterable[Parameter], spec: _core.OptSpec) -> None:
         params = list(params)
@@ -78,6 +96,7 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
+        """The learning rate of the next step; settable (>= 0), as the schedules do."""
         return self._impl.lr
 
     @lr.setter
@@ -86,12 +105,15 @@ class Optimizer:
 
     @property
     def step_count(self) -> int:
+        """The number of steps taken (Adam's bias corrections count from it)."""
         return self._impl.step_count
 
     def step(self) -> None:
+        """Updates the parameters from their current ``.grad``, in one native call."""
         self._impl.step()
 
     def zero_grad(self) -> None:
+        """Sets the gradients of the parameters to zero."""
         self._impl.zero_grad()
 
     def state_dict(self) -> OptimizerState:
@@ -100,7 +122,20 @@ class Optimizer:
                 "lr": self.lr}
 
     def load_state_dict(self, state: OptimizerState) -> None:
-        """Restores what state_dict() returned; checks every buffer before changing anything."""
+        """Restores what ``state_dict()`` returned, checking every buffer before changing
+        anything.
+
+        Parameters
+        ----------
+        state : OptimizerState
+            From ``state_dict()`` of an optimizer of the same kind over parameters of the
+            same sizes.
+
+        Raises
+        ------
+        ValueError
+            A buffer of the wrong size or count, a negative step count or learning rate.
+        """
         buffers = list(state["state"])
         if len(buffers) != len(self.state):
             raise ValueError(f"state_dict has {len(buffers)} state buffers, this optimizer "
@@ -140,6 +175,24 @@ def _check_betas(betas: Iterable[float]) -> tuple[float, float]:
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent, with ``torch.optim.SGD``'s update rule.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to optimize, all of one dtype: usually ``net.parameters()``.
+    lr : float, optional
+        The learning rate.
+    momentum : float, optional
+        The momentum factor; 0 is plain SGD.
+    dampening : float, optional
+        Dampening of the momentum.
+    weight_decay : float, optional
+        L2 penalty, added to the gradient as ``weight_decay * w``.
+    nesterov : bool, optional
+        Nesterov momentum (needs a momentum and no dampening).
+    """
+
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False) -> None:
@@ -155,6 +208,24 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam, with ``torch.optim.Adam``'s update rule.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to optimize, all of one dtype: usually ``net.parameters()``.
+    lr : float, optional
+        The learning rate.
+    betas : (float, float), optional
+        The decay rates of the first and second moment estimates, each in [0, 1).
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        L2 penalty, added to the gradient (coupled; `AdamW` decouples it).
+    amsgrad : bool, optional
+        Use the maximum of the second moments seen so far (the AMSGrad variant).
+    """
+
     _kind = _core.OptKind.adam
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
@@ -170,7 +241,24 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (torch.optim.AdamW)."""
+    """Adam with decoupled weight decay, with ``torch.optim.AdamW``'s update rule: the
+    weights shrink by ``lr * weight_decay`` each step, apart from the gradient.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to optimize, all of one dtype: usually ``net.parameters()``.
+    lr : float, optional
+        The learning rate.
+    betas : (float, float), optional
+        The decay rates of the first and second moment estimates, each in [0, 1).
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        The decoupled decay rate.
+    amsgrad : bool, optional
+        The AMSGrad variant.
+    """
     _kind = _core.OptKind.adamw
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
@@ -180,6 +268,26 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
+    """RMSprop, with ``torch.optim.RMSprop``'s update rule.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to optimize, all of one dtype: usually ``net.parameters()``.
+    lr : float, optional
+        The learning rate.
+    alpha : float, optional
+        The decay rate of the mean square of the gradients.
+    eps : float, optional
+        Added to the denominator.
+    weight_decay : float, optional
+        L2 penalty, added to the gradient.
+    momentum : float, optional
+        The momentum factor.
+    centered : bool, optional
+        Divide by the gradients' estimated variance rather than their mean square.
+    """
+
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False) -> None:

@@ -1,0 +1,75 @@
+"""The documentation's examples are real: every script in docs/examples runs as shown (in
+a scratch directory), the demo's numbers on the walkthrough page are what the demo gives,
+and the bench page repeats README.md's table. Also: the [docs] extra pins what
+docs/requirements.txt does. Building the site itself is a step of .ci/run."""
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastmlp import demo
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EXAMPLES = sorted((DOCS / "examples").glob("*.py"))
+PAGES = "\n".join(p.read_text() for p in DOCS.rglob("*.rst"))
+
+
+def _example(path):
+    needs_torch = "import torch" in path.read_text()
+    return pytest.param(path, id=path.name, marks=[pytest.mark.torch] if needs_torch else [])
+
+
+@pytest.mark.parametrize("path", [_example(p) for p in EXAMPLES])
+def test_example_runs(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write model files
+    runpy.run_path(str(path), run_name="__main__")
+
+
+def test_cli_example_runs(tmp_path):
+    # The fastmlp console script sits beside this interpreter in its environment.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    run = subprocess.run(["bash", "-euo", "pipefail", str(DOCS / "examples" / "cli.sh")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "houses.onnx").exists()
+    assert run.stdout.splitlines()[-5] == "price"  # the predictions' header, 3 rows, saved
+
+
+def test_every_example_is_on_a_page():
+    for path in [*EXAMPLES, DOCS / "examples" / "cli.sh"]:
+        assert f"examples/{path.name}" in PAGES, f"{path.name} is included by no page"
+
+
+def test_walkthrough_shows_the_demos_numbers(capsys):
+    table = dict(re.findall(r"^\s+(from_scratch|sequential|linear_regression)\s+([0-9.]+)\s",
+                            (DOCS / "walkthrough.rst").read_text(), re.M))
+    results = demo.run(plot=False)
+    capsys.readouterr()
+    assert set(table) == set(results)
+    for name, value in results.items():
+        # The figures as printed; a little slack for other kernels' rounding.
+        assert abs(float(table[name]) - value) <= 1e-3 * value, (name, table[name], value)
+
+
+def test_bench_page_repeats_the_readme_table():
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", readme, re.M)[1:]  # after the header
+    assert rows, "no benchmark table in README.md"
+    bench = (DOCS / "bench.rst").read_text().replace("``", "`")
+    for workload, figures in rows:
+        assert f"- {workload}" in bench and f"- {figures}" in bench, (workload, figures)
+
+
+def test_docs_extra_pins_the_requirements_file():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11, as the doc tools need
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["docs"]
+    tools = [l.strip() for l in (DOCS / "requirements.txt").read_text().splitlines()
+             if l.strip() and not l.startswith("#")]
+    assert tools and all("==" in t for t in tools), tools
+    assert [r for r in extra if not r.startswith("fastmlp[")] == tools
