@@ -59,6 +59,20 @@ def train(x, y, params, loss, flops):
             Contender("fastmlp train_step loop", steps, flops)]
 
 
+def at_threads(c, threads):
+    """Contender c run at `threads` fastmlp threads, whatever the worker's count:
+    the same process and cores, so its ratio to c is free of drift between workers."""
+    def run(n):
+        before = fm.get_num_threads()
+        fm.set_num_threads(threads)
+        try:
+            c.run(n)
+        finally:
+            fm.set_num_threads(before)
+
+    return Contender(f"{c.name}, {threads} thread", run, c.flops_per_unit)
+
+
 def classify(x, labels, params, batch, flops):
     net = _net(params)
     opt = fm.optim.Adam(net.parameters(), lr=LR)
