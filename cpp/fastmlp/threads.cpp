@@ -1,11 +1,37 @@
+// The thread count and the worker pool behind parallel().
+//
+// Each OS thread that starts a parallel region gets its own pool (so two
+// Python threads training two models never wait for each other), created on
+// first use and joined when that thread ends. A worker that finishes a task
+// spins for kSpinMicros waiting for the next one, then sleeps on a condition
+// variable: the products of one training step follow each other within
+// microseconds and find the workers awake (a region then costs about a cache
+// line's round trip), while an idle process leaves the cores alone. OpenMP's
+// fork-join with sleeping workers paid a futex wake-up per region (tens of
+// microseconds); with spinning workers it kept cores busy for milliseconds
+// after the work (bench_parallel measures both).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
-#include "fastmlp/common.h"
+#include "fastmlp/parallel.h"
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FASTMLP_HAS_FORK 1
+#endif
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <immintrin.h>
 #endif
 
 namespace fastmlp {
@@ -18,13 +44,136 @@ int initial_threads() {
         if (n > 0) return n;
     }
 #ifdef _OPENMP
-    return omp_get_num_procs();
+    return omp_get_num_procs();  // the CPUs this process may run on (taskset)
 #else
     return 1;
 #endif
 }
 
 std::atomic<int> g_threads{initial_threads()};
+
+// How long an idle worker spins before it sleeps. A step of a mid-size network
+// has gaps of a few to tens of microseconds between its products; 200 us
+// covers them and the gap between two steps of fit, and is short enough not
+// to hog a shared machine (measured: bench/README.md).
+constexpr std::int64_t kSpinMicros = 200;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+    _mm_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+// Bumped in a forked child: the parent's workers do not exist there, so each
+// thread's pool is rebuilt on its next use.
+std::atomic<unsigned> g_forks{0};
+#ifdef FASTMLP_HAS_FORK
+[[maybe_unused]] const int g_atfork_registered = pthread_atfork(nullptr, nullptr, [] { ++g_forks; });
+#endif
+
+class Pool {
+public:
+    Pool() : forks_(g_forks.load()) {}
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    ~Pool() {
+        stop_.store(true);
+        publish(0);
+        for (std::thread& w : workers_) w.join();
+    }
+
+    unsigned forks() const { return forks_; }
+
+    void run(int nt, ParallelTask task, void* ctx) {
+        while (int(workers_.size()) < nt - 1) {
+            const int id = int(workers_.size()) + 1;
+            const std::uint64_t seen = job_.load(std::memory_order_relaxed);
+            workers_.emplace_back([this, id, seen] { work(id, seen); });
+        }
+        task_ = task;
+        ctx_ = ctx;
+        pending_.store(nt - 1, std::memory_order_relaxed);
+        publish(nt);
+        task(ctx, 0);
+        // The others started together with us; spin, but give the core away if
+        // one of them was descheduled (a busy machine).
+        for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+            if (spins < 4096)
+                cpu_relax();
+            else
+                std::this_thread::yield();
+        }
+    }
+
+private:
+    // Job word: a sequence number above kCountBits bits of thread count, so a
+    // worker reads both in one load and never mixes two jobs.
+    static constexpr int kCountBits = 16;
+
+    void publish(int nt) {
+        job_.store((((job_.load(std::memory_order_relaxed) >> kCountBits) + 1) << kCountBits) |
+                       std::uint64_t(nt),
+                   std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            wake_.notify_all();
+        }
+    }
+
+    std::uint64_t next_job(std::uint64_t seen) {
+        using clock = std::chrono::steady_clock;
+        const auto until = clock::now() + std::chrono::microseconds(kSpinMicros);
+        for (int spins = 1;; ++spins) {
+            const std::uint64_t j = job_.load(std::memory_order_acquire);
+            if (j != seen) return j;
+            cpu_relax();
+            if (spins % 64 == 0 && clock::now() >= until) break;
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        std::uint64_t j;
+        wake_.wait(lock, [&] { return (j = job_.load(std::memory_order_seq_cst)) != seen; });
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        return j;
+    }
+
+    // seen: the last job published before this worker was started.
+    void work(int id, std::uint64_t seen) {
+        for (;;) {
+            seen = next_job(seen);
+            if (stop_.load()) return;
+            if (id < int(seen & ((1u << kCountBits) - 1))) {
+                task_(ctx_, id);
+                pending_.fetch_sub(1, std::memory_order_release);
+            }
+        }
+    }
+
+    const unsigned forks_;
+    std::vector<std::thread> workers_;
+    std::atomic<std::uint64_t> job_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stop_{false};
+    // Written before the job is published, read by its workers only.
+    ParallelTask task_ = nullptr;
+    void* ctx_ = nullptr;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+};
+
+Pool& this_threads_pool() {
+    thread_local std::unique_ptr<Pool> pool;
+    if (!pool || pool->forks() != g_forks.load()) {
+        // After a fork the old pool's threads are gone: it cannot be joined, so it leaks.
+        if (pool) (void)pool.release();
+        pool = std::make_unique<Pool>();
+    }
+    return *pool;
+}
 
 }  // namespace
 
@@ -36,7 +185,8 @@ int num_threads() {
 #endif
 }
 
-void set_num_threads(int n) { g_threads.store(std::max(1, n), std::memory_order_relaxed); }
+// The pool's job word holds the count in 16 bits.
+void set_num_threads(int n) { g_threads.store(std::clamp(n, 1, 65535), std::memory_order_relaxed); }
 
 bool openmp_enabled() {
 #ifdef _OPENMP
@@ -44,6 +194,14 @@ bool openmp_enabled() {
 #else
     return false;
 #endif
+}
+
+void run_parallel(int nt, ParallelTask task, void* ctx) {
+    if (nt <= 1) {
+        if (nt == 1) task(ctx, 0);
+        return;
+    }
+    this_threads_pool().run(nt, task, ctx);
 }
 
 }  // namespace fastmlp
