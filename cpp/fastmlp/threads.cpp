@@ -57,6 +57,9 @@ std::atomic<int> g_threads{initial_threads()};
 // covers them and the gap between two steps of fit, and is short enough not
 // to hog a shared machine (measured: bench/README.md).
 constexpr std::int64_t kSpinMicros = 200;
+// The first part of that spin keeps the core; the rest yields it to any other
+// thread that wants it.
+constexpr std::int64_t kPauseMicros = 20;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
@@ -73,6 +76,11 @@ std::atomic<unsigned> g_forks{0};
 [[maybe_unused]] const int g_atfork_registered = pthread_atfork(nullptr, nullptr, [] { ++g_forks; });
 #endif
 
+// Parts of a job are claimed, not assigned: whoever is free takes the next
+// one, the caller included. Which thread runs a part never changes its result
+// (parts write disjoint outputs), and a worker that is late (asleep, or
+// descheduled on a busy machine) leaves its parts to the others instead of
+// holding everyone up.
 class Pool {
 public:
     Pool() : forks_(g_forks.load()) {}
@@ -87,20 +95,19 @@ public:
 
     unsigned forks() const { return forks_; }
 
-    void run(int nt, ParallelTask task, void* ctx) {
-        while (int(workers_.size()) < nt - 1) {
-            const int id = int(workers_.size()) + 1;
-            const std::uint64_t seen = job_.load(std::memory_order_relaxed);
-            workers_.emplace_back([this, id, seen] { work(id, seen); });
+    void run(int parts, ParallelTask task, void* ctx) {
+        while (int(workers_.size()) < parts - 1) {
+            const std::uint64_t seen = seq_;
+            workers_.emplace_back([this, seen] { work(seen); });
         }
         task_ = task;
         ctx_ = ctx;
-        pending_.store(nt - 1, std::memory_order_relaxed);
-        publish(nt);
-        task(ctx, 0);
-        // The others started together with us; spin, but give the core away if
-        // one of them was descheduled (a busy machine).
-        for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+        done_.store(0, std::memory_order_relaxed);
+        publish(parts);
+        run_parts(seq_);
+        // Parts still running elsewhere: spin, but give the core away after a
+        // while in case their thread was descheduled.
+        for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
             if (spins < 4096)
                 cpu_relax();
             else
@@ -109,56 +116,80 @@ public:
     }
 
 private:
-    // Job word: a sequence number above kCountBits bits of thread count, so a
-    // worker reads both in one load and never mixes two jobs.
-    static constexpr int kCountBits = 16;
+    // Job word: sequence number (high 32 bits), part count (16), next unclaimed
+    // part (16). One compare-and-swap claims a part of exactly this job.
+    static std::uint64_t seq_of(std::uint64_t j) { return j >> 32; }
+    static std::uint64_t parts_of(std::uint64_t j) { return (j >> 16) & 0xffff; }
+    static std::uint64_t next_of(std::uint64_t j) { return j & 0xffff; }
 
-    void publish(int nt) {
-        job_.store((((job_.load(std::memory_order_relaxed) >> kCountBits) + 1) << kCountBits) |
-                       std::uint64_t(nt),
-                   std::memory_order_seq_cst);
+    void publish(int parts) {
+        job_.store((++seq_ << 32) | (std::uint64_t(parts) << 16), std::memory_order_seq_cst);
         if (sleepers_.load(std::memory_order_seq_cst) > 0) {
             std::lock_guard<std::mutex> lock(mutex_);
             wake_.notify_all();
         }
     }
 
+    // Runs unclaimed parts of job seq until none is left.
+    void run_parts(std::uint64_t seq) {
+        std::uint64_t j = job_.load(std::memory_order_acquire);
+        while (seq_of(j) == seq && next_of(j) < parts_of(j)) {
+            if (job_.compare_exchange_weak(j, j + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+                task_(ctx_, int(next_of(j)));
+                done_.fetch_add(1, std::memory_order_release);
+                j = job_.load(std::memory_order_acquire);
+            }
+        }
+    }
+
+    // Waits for a job after `seen`: spins (yielding the core after kPauseMicros,
+    // in case others want it), then sleeps. Returns the new job's sequence number.
     std::uint64_t next_job(std::uint64_t seen) {
         using clock = std::chrono::steady_clock;
-        const auto until = clock::now() + std::chrono::microseconds(kSpinMicros);
+        const auto start = clock::now();
+        const auto yield_from = start + std::chrono::microseconds(kPauseMicros);
+        const auto sleep_from = start + std::chrono::microseconds(kSpinMicros);
+        bool yielding = false;
         for (int spins = 1;; ++spins) {
-            const std::uint64_t j = job_.load(std::memory_order_acquire);
-            if (j != seen) return j;
-            cpu_relax();
-            if (spins % 64 == 0 && clock::now() >= until) break;
+            const std::uint64_t s = seq_of(job_.load(std::memory_order_acquire));
+            if (s != seen) return s;
+            if (yielding) {
+                std::this_thread::yield();
+            } else {
+                cpu_relax();
+            }
+            if (spins % 64 == 0 || yielding) {
+                const auto now = clock::now();
+                if (now >= sleep_from) break;
+                yielding = now >= yield_from;
+            }
         }
         std::unique_lock<std::mutex> lock(mutex_);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        std::uint64_t j;
-        wake_.wait(lock, [&] { return (j = job_.load(std::memory_order_seq_cst)) != seen; });
+        std::uint64_t s;
+        wake_.wait(lock, [&] { return (s = seq_of(job_.load(std::memory_order_seq_cst))) != seen; });
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
-        return j;
+        return s;
     }
 
     // seen: the last job published before this worker was started.
-    void work(int id, std::uint64_t seen) {
+    void work(std::uint64_t seen) {
         for (;;) {
             seen = next_job(seen);
             if (stop_.load()) return;
-            if (id < int(seen & ((1u << kCountBits) - 1))) {
-                task_(ctx_, id);
-                pending_.fetch_sub(1, std::memory_order_release);
-            }
+            run_parts(seen);
         }
     }
 
     const unsigned forks_;
     std::vector<std::thread> workers_;
+    std::uint64_t seq_ = 0;  // the last job published; the owning thread's alone
     std::atomic<std::uint64_t> job_{0};
-    std::atomic<int> pending_{0};
+    std::atomic<int> done_{0};
     std::atomic<int> sleepers_{0};
     std::atomic<bool> stop_{false};
-    // Written before the job is published, read by its workers only.
+    // Written before a job is published, read by the threads that claim its parts.
     ParallelTask task_ = nullptr;
     void* ctx_ = nullptr;
     std::mutex mutex_;
@@ -185,7 +216,7 @@ int num_threads() {
 #endif
 }
 
-// The pool's job word holds the count in 16 bits.
+// The pool's job word holds the part count in 16 bits.
 void set_num_threads(int n) { g_threads.store(std::clamp(n, 1, 65535), std::memory_order_relaxed); }
 
 bool openmp_enabled() {
