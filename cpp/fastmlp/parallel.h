@@ -12,11 +12,14 @@ namespace fastmlp {
 
 // Threads for a product of `flops` floating-point operations: one below
 // kParallelMinFlops, else one per kParallelMinFlops / 2, up to num_threads().
-// The split pays once each half saves more than a region costs (~1-2 us with
-// the pool's workers spinning; bench_parallel). Measured on a 2-core Xeon
-// (Sapphire Rapids, AVX-512), whole training steps at 1 and 2 threads
-// (bench/run.py grid): see bench/README.md.
-constexpr double kParallelMinFlops = 1.0e6;
+// Below it the split saves less than it costs: the pool's region (~1 us with
+// the workers awake, bench_parallel) plus the operands moving to the other
+// core's cache. Measured on a 2-core Xeon (Sapphire Rapids, AVX-512), whole
+// training steps at 2 threads / 1 thread: with 1 MFLOP 128-128-128-10 at batch
+// 32 (1 MFLOP products) took 1.25x, with 2 MFLOP batch 64 (2 MFLOP products)
+// 1.08x; with 4 MFLOP every step of the grid was at most 1.01x, and batch 256
+// (8 MFLOP products) 0.89x.
+constexpr double kParallelMinFlops = 4.0e6;
 inline int threads_for_flops(double flops) {
     if (flops < kParallelMinFlops) return 1;
     return std::max(1, std::min<int>(num_threads(), int(flops / (kParallelMinFlops / 2))));
@@ -28,12 +31,14 @@ inline index_t split_point(index_t total, index_t unit, int parts, int p) {
     return std::min(total, units * p / parts * unit);
 }
 
-// Runs task(ctx, t) for t in [0, nt): t = 0 on the calling thread, the rest on
-// the calling thread's own pool of workers (threads.cpp). Returns when all are done.
+// Runs task(ctx, t) for t in [0, nt) on the calling thread and its own pool of
+// nt - 1 workers (threads.cpp), each t once, on whichever thread is free first.
+// Returns when all are done.
 using ParallelTask = void (*)(void* ctx, int t);
 void run_parallel(int nt, ParallelTask task, void* ctx);
 
-// Runs body(t) for t in [0, nt) on nt threads. body must not throw.
+// Runs body(t) for t in [0, nt) on up to nt threads. body must not throw, and
+// must not care which thread runs which t (per-thread scratch is thread_local).
 template <class F>
 void parallel(int nt, F&& body) {
     if (nt <= 1) {
