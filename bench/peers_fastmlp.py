@@ -40,16 +40,16 @@ def supports_loss(loss, x, target, params):
     return True
 
 
-def train(x, y, params, loss, flops):
+def train(x, y, params, loss, flops, lr=LR):
     fit_net = _net(params)
-    fit_opt = fm.optim.Adam(fit_net.parameters(), lr=LR)
+    fit_opt = fm.optim.Adam(fit_net.parameters(), lr=lr)
 
     def fit(n):  # n epochs of one full batch each, one native call
         fit_net.fit(x, y, loss=loss, optimizer=fit_opt, epochs=n,
                     batch_size=None, shuffle=False)
 
     step_net = _net(params)
-    step_opt = fm.optim.Adam(step_net.parameters(), lr=LR)
+    step_opt = fm.optim.Adam(step_net.parameters(), lr=lr)
 
     def steps(n):
         for _ in range(n):

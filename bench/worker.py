@@ -190,10 +190,10 @@ def run_grid(peers, repeats, target_s, quick, threads):
         x, y = w.grid_data(sizes, batch)
         params = w.init_params(sizes)
         flops = w.train_step_flops(sizes, batch)
-        cs = [c for c in contenders(peers, "grid", "train", x, y, params, "mse", flops)
-              if c.name in GRID_ROWS]
+        cs = [c for c in contenders(peers, "grid", "train", x, y, params, "mse", flops,
+                                    w.GRID_LR) if c.name in GRID_ROWS]
         if threads > 1 and "fastmlp" in peers:
-            fit = [c for c in peers["fastmlp"].train(x, y, params, "mse", flops)
+            fit = [c for c in peers["fastmlp"].train(x, y, params, "mse", flops, w.GRID_LR)
                    if c.name == "fastmlp fit"]
             cs += [peers["fastmlp"].at_threads(c, 1) for c in fit]
         cells.append({"sizes": list(sizes), "batch": batch, "label": label,

@@ -27,6 +27,13 @@ GRID_WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
 GRID_BATCHES = (1, 8, 32, 64, 256, 1024)
 GRID_CLASSES = 10
 GRID_EXTRA = (((20, 128, 128, 1), 64),)
+# The grid's Adam runs with lr=0 (every step does all of Adam's arithmetic, and
+# the weights stay put), so that no cell trains to convergence during the many
+# steps of a timing: near zero loss, gradients and Adam's moments turn
+# subnormal, which the CPU computes many times slower (JAX flushes them to
+# zero, the others do not; with lr=1e-3 fastmlp's batch-1 step slowed 10x), and
+# the cell would time that instead of the arithmetic.
+GRID_LR = 0.0
 
 
 def seed_data():
