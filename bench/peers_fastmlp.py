@@ -40,16 +40,16 @@ def supports_loss(loss, x, target, params):
     return True
 
 
-def train(x, y, params, loss, flops):
+def train(x, y, params, loss, flops, lr=LR):
     fit_net = _net(params)
-    fit_opt = fm.optim.Adam(fit_net.parameters(), lr=LR)
+    fit_opt = fm.optim.Adam(fit_net.parameters(), lr=lr)
 
     def fit(n):  # n epochs of one full batch each, one native call
         fit_net.fit(x, y, loss=loss, optimizer=fit_opt, epochs=n,
                     batch_size=None, shuffle=False)
 
     step_net = _net(params)
-    step_opt = fm.optim.Adam(step_net.parameters(), lr=LR)
+    step_opt = fm.optim.Adam(step_net.parameters(), lr=lr)
 
     def steps(n):
         for _ in range(n):
@@ -57,6 +57,20 @@ def train(x, y, params, loss, flops):
 
     return [Contender("fastmlp fit", fit, flops),
             Contender("fastmlp train_step loop", steps, flops)]
+
+
+def at_threads(c, threads):
+    """Contender c run at `threads` fastmlp threads, whatever the worker's count:
+    the same process and cores, so its ratio to c is free of drift between workers."""
+    def run(n):
+        before = fm.get_num_threads()
+        fm.set_num_threads(threads)
+        try:
+            c.run(n)
+        finally:
+            fm.set_num_threads(before)
+
+    return Contender(f"{c.name}, {threads} thread", run, c.flops_per_unit)
 
 
 def classify(x, labels, params, batch, flops):

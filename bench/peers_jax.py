@@ -28,7 +28,7 @@ def _forward(params, x):
     return x @ w + b
 
 
-def _make_step(loss):
+def _make_step(loss, lr=LR):
     def loss_fn(params, x, y):
         out = _forward(params, x)
         if loss == "mse":
@@ -42,7 +42,7 @@ def _make_step(loss):
         t = t + 1
         m = jax.tree.map(lambda m, g: BETA1 * m + (1 - BETA1) * g, m, grads)
         v = jax.tree.map(lambda v, g: BETA2 * v + (1 - BETA2) * g * g, v, grads)
-        step_size = LR / (1 - BETA1 ** t)
+        step_size = lr / (1 - BETA1 ** t)
         root_bc2 = jnp.sqrt(1 - BETA2 ** t)
         params = jax.tree.map(
             lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / root_bc2 + EPS),
@@ -58,8 +58,8 @@ def _first_call(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def train(x, y, params, loss, flops):
-    step = _make_step(loss)
+def train(x, y, params, loss, flops, lr=LR):
+    step = _make_step(loss, lr)
     p = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
     zeros = jax.tree.map(jnp.zeros_like, p)
     state0 = (p, zeros, zeros, jnp.float32(0))

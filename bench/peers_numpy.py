@@ -19,12 +19,13 @@ def configure(threads):
 class _MLP:
     """ReLU MLP with hand-written backward and PyTorch's Adam update."""
 
-    def __init__(self, params, loss):
+    def __init__(self, params, loss, lr=LR):
         self.p = [a.copy() for pair in params for a in pair]  # W1, b1, W2, ...
         self.m = [np.zeros_like(a) for a in self.p]
         self.v = [np.zeros_like(a) for a in self.p]
         self.t = 0
         self.loss = loss
+        self.lr = lr
 
     def _loss_grad(self, out, y):
         if self.loss == "mse":
@@ -57,7 +58,7 @@ class _MLP:
 
     def _adam(self, grads):
         self.t += 1
-        step_size = LR / (1 - BETA1 ** self.t)
+        step_size = self.lr / (1 - BETA1 ** self.t)
         root_bc2 = math.sqrt(1 - BETA2 ** self.t)
         for p, g, m, v in zip(self.p, grads, self.m, self.v):
             m *= BETA1
@@ -70,8 +71,8 @@ class _MLP:
             p -= step_size * m / denom
 
 
-def train(x, y, params, loss, flops):
-    mlp = _MLP(params, loss)
+def train(x, y, params, loss, flops, lr=LR):
+    mlp = _MLP(params, loss, lr)
 
     def steps(n):
         for _ in range(n):

@@ -27,9 +27,9 @@ def _net(params):
     return nn.Sequential(*layers)
 
 
-def train(x, y, params, loss, flops):
+def train(x, y, params, loss, flops, lr=LR):
     net = _net(params)
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = F.mse_loss if loss == "mse" else F.cross_entropy
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 

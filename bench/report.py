@@ -36,6 +36,7 @@ def _all_rows(cfg):
     sections = list(cfg["rows"].values()) if cfg["workload"] == "gemm" else [
         cfg.get("peak", {}).get("by", {}), cfg.get("train", {}), cfg.get("predict", {})]
     sections += [d["train"] for d in cfg.get("datasets", {}).values()]
+    sections += [c["train"] for c in cfg.get("cells", [])]
     return [r for sec in sections for r in sec.values()]
 
 
@@ -194,6 +195,54 @@ def gemm_report(cfg):
     title = ("float32 GEMM, GFLOP/s (higher is better); xT@dY and dY@WT take a "
              "transposed view, as the backward pass does")
     return "\n\n".join([header(cfg), title + "\n" + table(heads, rows)])
+
+
+GRID_FM, GRID_1T = "fastmlp fit", "fastmlp fit, 1 thread"
+PEER_MARK = {"JAX fori_loop (one call)": "J", "PyTorch eager": "T", "NumPy hand-written Adam": "N"}
+
+
+def _grid_matrix(cells, cell_text):
+    """Nets as rows, batches as columns; cell_text(train rows) -> str."""
+    nets, batches = [], sorted({c["batch"] for c in cells})
+    for c in cells:
+        if c["sizes"] not in nets:
+            nets.append(c["sizes"])
+    rows = []
+    for sizes in nets:
+        by_batch = {c["batch"]: c["train"] for c in cells if c["sizes"] == sizes}
+        rows.append(["-".join(map(str, sizes))]
+                    + [cell_text(by_batch[b]) if b in by_batch else "" for b in batches])
+    return table(["net \\ batch"] + [str(b) for b in batches], rows)
+
+
+def _best_peer(train):
+    peers = [(r["median_s"], n) for n, r in train.items()
+             if n in PEER_MARK and r and "median_s" in r]
+    if not peers or "median_s" not in (train.get(GRID_FM) or {}):
+        return ""
+    t, name = min(peers)
+    return f"{t / train[GRID_FM]['median_s']:.2f}{PEER_MARK[name]}"
+
+
+def _fm_time(train):
+    r = train.get(GRID_FM) or {}
+    return fmt_time(r["median_s"]) if "median_s" in r else r.get("error", "")[:12]
+
+
+def grid_report(cfg):
+    cells = cfg["cells"]
+    parts = [header(cfg), "Grid: one full-batch Adam step (MSE, float32) per cell; "
+             "ratios are peer time / fastmlp time",
+             "fastmlp fit, time per step\n" + _grid_matrix(cells, _fm_time),
+             "best peer / fastmlp (J = JAX fori_loop, T = PyTorch eager, N = NumPy)\n"
+             + _grid_matrix(cells, _best_peer),
+             "JAX fori_loop / fastmlp\n" + _grid_matrix(
+                 cells, lambda t: fmt_ratio(ratio(t, GRID_FM, "JAX fori_loop (one call)")))]
+    if cfg["threads"] > 1:
+        parts.append(f"fastmlp {cfg['threads']} threads / 1 thread, same process and rounds "
+                     "(below 1: threads help)\n" + _grid_matrix(
+                         cells, lambda t: fmt_ratio(ratio(t, GRID_1T, GRID_FM))))
+    return "\n\n".join(parts)
 
 
 def targets_report(evals):

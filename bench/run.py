@@ -1,6 +1,6 @@
 """fastmlp benchmarks against NumPy, PyTorch, JAX and scikit-learn.
 
-    python bench/run.py [seed|mlp|gemm|classify|all] [--threads 1,2] [--repeats R]
+    python bench/run.py [seed|mlp|gemm|classify|grid|all] [--threads 1,2] [--repeats R]
                         [--quick] [--json PATH] [--chart PATH] [--wait-quiet S]
 
 Each thread count runs in a fresh worker process pinned to that many cores;
@@ -21,7 +21,8 @@ from chart import gemm_chart
 from sysload import wait_quiet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "gemm": [1, 2], "classify": [1, 2]}
+DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "gemm": [1, 2], "classify": [1, 2],
+                   "grid": [1, 2]}
 WORKLOADS = list(DEFAULT_THREADS)
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -96,7 +97,7 @@ def render(cfg):
     if "error" in cfg:
         return f"== {cfg['workload']}, {cfg['threads']} thread(s): {cfg['error']} =="
     return {"seed": report.seed_report, "mlp": report.mlp_report, "gemm": report.gemm_report,
-            "classify": report.classify_report}[cfg["workload"]](cfg)
+            "classify": report.classify_report, "grid": report.grid_report}[cfg["workload"]](cfg)
 
 
 def main(argv=None):

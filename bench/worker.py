@@ -24,7 +24,12 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
     "infer_mlp": ["fastmlp", "torch", "jax", "onnxruntime"],
     "gemm": ["fastmlp", "numpy", "torch", "jax"],
     "classify": ["fastmlp", "torch", "jax", "sklearn"],
+    "grid": ["fastmlp", "numpy", "torch", "jax"],
 }
+# The grid times fastmlp's native loop against each peer's fastest loop only.
+GRID_ROWS = ("fastmlp fit", "NumPy hand-written Adam", "PyTorch eager",
+             "JAX fori_loop (one call)")
+GRID_ONE_THREAD = "fastmlp fit, 1 thread"
 
 
 def limit_threads(threads):
@@ -174,6 +179,28 @@ def run_gemm(peers, repeats, target_s, quick):
     return {"rows": rows}
 
 
+def run_grid(peers, repeats, target_s, quick, threads):
+    """One training step per cell of the issue's grid. With several threads,
+    fastmlp also runs at one thread in the same rounds, for the 2T/1T ratio."""
+    import workloads as w
+    cells = []
+    for sizes, batch in w.grid_cells(quick):
+        label = f"{'-'.join(map(str, sizes))} b{batch}"
+        log(f"grid: {label}")
+        x, y = w.grid_data(sizes, batch)
+        params = w.init_params(sizes)
+        flops = w.train_step_flops(sizes, batch)
+        cs = [c for c in contenders(peers, "grid", "train", x, y, params, "mse", flops,
+                                    w.GRID_LR) if c.name in GRID_ROWS]
+        if threads > 1 and "fastmlp" in peers:
+            fit = [c for c in peers["fastmlp"].train(x, y, params, "mse", flops, w.GRID_LR)
+                   if c.name == "fastmlp fit"]
+            cs += [peers["fastmlp"].at_threads(c, 1) for c in fit]
+        cells.append({"sizes": list(sizes), "batch": batch, "label": label,
+                      "flops_per_step": flops, "train": measure(cs, repeats, target_s)})
+    return {"cells": cells, "loss": "mse"}
+
+
 def cap_threadpools(threads):
     """Cap the pools of every library loaded so far (OpenBLAS, MKL, libgomp),
     in case one ignored its environment variable, and list them."""
@@ -186,16 +213,19 @@ def cap_threadpools(threads):
 
 
 # repeats and seconds per repeat for each workload; --quick: 3 and a tenth
-SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15), "classify": (7, 0.4)}
+SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15), "classify": (7, 0.4),
+            "grid": (7, 0.1)}
 SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp", "infer_mlp"],
             "gemm": ["gemm"],
-            "classify": ["classify"]}
+            "classify": ["classify"], "grid": ["grid"]}
 
 
-def run_workload(workload, peers, repeats, target_s, quick):
+def run_workload(workload, peers, repeats, target_s, quick, threads):
     peak_repeats = max(3, min(repeats, 5))
     if workload == "gemm":
         return run_gemm(peers, repeats, target_s, quick)
+    if workload == "grid":
+        return run_grid(peers, repeats, target_s, quick, threads)
     result = {"peak": measure_peak(peers, peak_repeats, target_s)}
     run = {"seed": run_seed, "mlp": run_mlp, "classify": run_classify}[workload]
     result.update(run(peers, repeats, target_s))
@@ -233,7 +263,8 @@ def main():
                   "threadpools": pools, "xla_flags": os.environ.get("XLA_FLAGS", "")}
         t0 = time.perf_counter()
         with OtherLoad() as load:
-            result.update(run_workload(workload, peers, repeats, target_s, args.quick))
+            result.update(run_workload(workload, peers, repeats, target_s, args.quick,
+                                       args.threads))
         result["wall_s"] = time.perf_counter() - t0
         result["other_load_cores"] = load.cores
         results.append(result)

@@ -21,6 +21,19 @@ DIGITS_N, DIGITS_TRAIN, DIGITS_BATCH = 1797, 1440, 32
 WIDE_SIZES = (256, 512, 512, 10)
 WIDE_N, WIDE_BATCH = 8192, 128
 ACCURACY_EPOCHS = 20  # digits: epochs before the held-out accuracy is taken
+# The issue's grid: W->W->W->10 nets, MSE against one-hot targets, one full-batch
+# Adam step per unit; plus the tabular 20->128->128->1 net at batch 64.
+GRID_WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
+GRID_BATCHES = (1, 8, 32, 64, 256, 1024)
+GRID_CLASSES = 10
+GRID_EXTRA = (((20, 128, 128, 1), 64),)
+# The grid's Adam runs with lr=0 (every step does all of Adam's arithmetic, and
+# the weights stay put), so that no cell trains to convergence during the many
+# steps of a timing: near zero loss, gradients and Adam's moments turn
+# subnormal, which the CPU computes many times slower (JAX flushes them to
+# zero, the others do not; with lr=1e-3 fastmlp's batch-1 step slowed 10x), and
+# the cell would time that instead of the arithmetic.
+GRID_LR = 0.0
 
 
 def seed_data():
@@ -71,6 +84,23 @@ def wide_data():
     teacher = rng.standard_normal((WIDE_SIZES[0], WIDE_SIZES[-1]))
     scores = x @ teacher + rng.standard_normal((WIDE_N, WIDE_SIZES[-1]))
     return x, scores.argmax(axis=1).astype(np.int64)
+
+
+def grid_cells(quick):
+    """(sizes, batch) of every grid cell, the grid's rows (widths) outermost."""
+    widths, batches = ((32, 128, 512), (1, 64, 256)) if quick else (GRID_WIDTHS, GRID_BATCHES)
+    cells = [((w, w, w, GRID_CLASSES), b) for w in widths for b in batches]
+    return cells + list(GRID_EXTRA)
+
+
+def grid_data(sizes, batch, seed=4):
+    """x (batch x sizes[0]) standard normal; y one-hot over sizes[-1] classes
+    (a single output: standard normal targets)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0])).astype(DTYPE)
+    if sizes[-1] == 1:
+        return x, rng.standard_normal((batch, 1)).astype(DTYPE)
+    return x, np.eye(sizes[-1], dtype=DTYPE)[rng.integers(0, sizes[-1], batch)]
 
 
 def init_params(sizes, seed=0):

@@ -176,3 +176,26 @@ def test_a_model_trains_in_one_thread_at_a_time():
         release.set()
         t.join()
     net.train_step(x, y)  # free again
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_work_in_a_forked_child(restore_threads):
+    """The parent's worker threads do not exist in a forked child: its training builds
+    new ones and gives the parent's result bit for bit."""
+    fm.set_num_threads(2)
+    want = _train("float32", epochs=2)  # the parent's pool now exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        ok = False
+        try:
+            got = _train("float32", epochs=2)
+            ok = all(np.array_equal(a, b) for a, b in zip(want[0], got[0]))
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"

@@ -1,8 +1,11 @@
 #include "fastmlp/optim.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
+
+#include "fastmlp/parallel.h"
 
 namespace fastmlp {
 
@@ -174,24 +177,24 @@ bool Optimizer<T>::step() {
     std::int64_t chunks = 0;
     for (const auto& sp : spans) chunks += (sp.n + kChunk - 1) / kChunk;
     const int nt = int(std::min<std::int64_t>(num_threads(), chunks));
-    int bad = 0;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad) if (nt > 1)
-#else
-    (void)nt;
-#endif
-    for (std::int64_t c = 0; c < chunks; ++c) {
-        // Chunk c: walk the spans (few) to its span and offset.
-        std::int64_t left = c;
-        const ParamSpan<T>* sp = spans.data();
-        while (left >= (sp->n + kChunk - 1) / kChunk) left -= (sp++->n + kChunk - 1) / kChunk;
-        const index_t begin = left * kChunk, end = std::min(sp->n, begin + kChunk);
-        T* shifted[3] = {nullptr, nullptr, nullptr};
-        for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp->state_offset + begin;
-        bad |= !optim_update(spec, step_count, sp->data + begin, sp->grad + begin, shifted,
-                             end - begin);
-    }
-    return bad == 0;
+    std::atomic<std::uint32_t> bad{0};
+    parallel(nt, [&](int t) {
+        std::uint32_t bad_here = 0;
+        for (std::int64_t c = chunks * t / nt, end = chunks * (t + 1) / nt; c < end; ++c) {
+            // Chunk c: walk the spans (few) to its span and offset.
+            std::int64_t left = c;
+            const ParamSpan<T>* sp = spans.data();
+            while (left >= (sp->n + kChunk - 1) / kChunk) left -= (sp++->n + kChunk - 1) / kChunk;
+            const index_t begin = left * kChunk, end_i = std::min(sp->n, begin + kChunk);
+            T* shifted[3] = {nullptr, nullptr, nullptr};
+            for (size_t k = 0; k < state.size(); ++k)
+                shifted[k] = state[k] + sp->state_offset + begin;
+            bad_here |= !optim_update(spec, step_count, sp->data + begin, sp->grad + begin,
+                                      shifted, end_i - begin);
+        }
+        bad.fetch_or(bad_here, std::memory_order_relaxed);
+    });
+    return bad.load() == 0;
 }
 
 template <class T>

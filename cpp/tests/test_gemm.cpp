@@ -172,9 +172,10 @@ void run_all(const char* type, const GemmUkernel<T>& uk, bool quick) {
     run_case<T>({263, 301, kc + 1, 1, 1, 2, true, 3, Act::relu, Act::relu}, type);
     run_case<T>({97, 1100, 300, 0, 1, 0, false, 1 | 2, Act::relu, Act::relu}, type);
     run_case<T>({13, uk.nc + 3, 70, 0, 0, 0, true, 1 | 2, Act::relu, Act::relu}, type);
-    // Threaded matrix-vector (dot) and few-column (transposed) paths.
-    run_case<T>({2001, 1, 300, 0, 0, 0, true, 31, Act::silu, Act::tanh}, type);
-    run_case<T>({3001, 3, 170, 1, 0, 0, false, 31, Act::softplus, Act::gelu_tanh}, type);
+    // Threaded matrix-vector (dot) and few-column (transposed) paths (above
+    // parallel.h's kParallelMinFlops).
+    run_case<T>({8001, 1, 300, 0, 0, 0, true, 31, Act::silu, Act::tanh}, type);
+    run_case<T>({4001, 3, 400, 1, 0, 0, false, 31, Act::softplus, Act::gelu_tanh}, type);
 }
 
 }  // namespace

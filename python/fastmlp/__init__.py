@@ -1,14 +1,6 @@
 """fastmlp: train and run multilayer perceptrons on a CPU with the whole loop native."""
 from __future__ import annotations
 
-import os as _os
-
-# Before the native core loads OpenMP: idle worker threads sleep instead of
-# spinning. Spinning (libgomp's default) steals the core from the thread still
-# working whenever the machine is shared, which made small fits many times slower.
-if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["OMP_WAIT_POLICY"] = "passive"
-
 from . import _checks, _core, functional, init, metrics, optim, plot
 from ._version import __version__
 from .linear_model import LinearRegression
