@@ -756,7 +756,9 @@ class Sequential(Module):
             if _checks.is_sparse(x):
                 raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
                                 "take scipy.sparse x")
-            out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
+            xa = _checks.as_matrix(x, "x", self.dtype, self.in_features)
+            _checks.check_nonempty(xa, "x")
+            out = self._impl.forward(xa)
             self._has_forward = True
             return out
 

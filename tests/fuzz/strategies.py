@@ -49,7 +49,7 @@ def cast(a, dtype):
 
 def layout(a, kind):
     """The same values as `a` in another memory layout (or as nested lists)."""
-    if kind == "F":
+    if kind == "F" and a.ndim >= 1:  # asfortranarray makes 0-d arrays 1-d
         return np.asfortranarray(a)
     if kind == "strided" and a.ndim >= 1:
         big = np.zeros((a.shape[0] * 2,) + a.shape[1:], a.dtype)
