@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 from typing import Callable, Mapping, Optional
 
+import numpy as np
+import numpy.typing as npt
+
 from . import _checks, nn
 from ._checks import FilePath
 
@@ -112,15 +115,36 @@ def load(path: FilePath) -> nn.Sequential:
     Sequential
         In training mode, as a new model is.
     """
-    import json
     meta = _header(path)
     from safetensors.numpy import load_file
-    layers = []
-    for spec in json.loads(meta["layers"]):
-        kind = spec.pop("type")
-        if kind not in nn.LAYER_TYPES:
-            raise ValueError(f"{path}: unknown layer type {kind!r}")
-        layers.append(nn.LAYER_TYPES[kind](**spec))
-    model = nn.Sequential(*layers, dtype=meta["dtype"])
-    model.load_state_dict(load_file(str(path)))
+    try:
+        tensors = load_file(str(path))
+    except Exception as e:  # safetensors' own error types, as in _header
+        raise ValueError(f"{path} is not a fastmlp model file ({e})") from None
+    return _rebuild(path, meta, tensors)
+
+
+def _rebuild(path: FilePath, meta: Mapping[str, str],
+             tensors: Mapping[str, npt.NDArray[np.generic]]) -> nn.Sequential:
+    """The model that a file's header and tensors describe. A damaged or edited file raises
+    ValueError naming it, and a Linear's sizes are checked against its stored weight
+    before the layer allocates them (a header may ask for any size)."""
+    import json
+    try:
+        layers = []
+        for i, spec in enumerate(json.loads(meta["layers"])):
+            kind = spec.pop("type")
+            if kind not in nn.LAYER_TYPES:
+                raise ValueError(f"unknown layer type {kind!r}")
+            if kind == "Linear":
+                shape = (spec.get("in_features"), spec.get("out_features"))
+                weight = tensors.get(f"{i}.weight")
+                if weight is None or weight.shape != shape:
+                    raise ValueError(f"layer {i} is a Linear of shape {shape}, its weight "
+                                     f"{'is missing' if weight is None else weight.shape}")
+            layers.append(nn.LAYER_TYPES[kind](**spec))
+        model = nn.Sequential(*layers, dtype=meta["dtype"])
+        model.load_state_dict(tensors)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path} is not a valid fastmlp model file: {e}") from None
     return model
