@@ -317,6 +317,15 @@ def test_checkpoint_every_must_be_positive(tmp_path):
         _net("float32", 0).fit(x, y, epochs=2, checkpoint=tmp_path / "c", checkpoint_every=0)
 
 
+def test_a_checkpoint_in_a_missing_folder_is_refused_before_training(tmp_path):
+    x, y = _data("float32")
+    net = _net("float32", 0)
+    before = net.flat_parameters().copy()
+    with pytest.raises(FileNotFoundError, match="folder .*missing does not exist"):
+        net.fit(x, y, epochs=2, checkpoint=tmp_path / "missing" / "c.safetensors")
+    np.testing.assert_array_equal(net.flat_parameters(), before)
+
+
 def test_resume_refuses_another_model_shape_or_dtype(checkpoint_file):
     x, y = _data("float32")
     wider = fm.Sequential(fm.Linear(4, 17), fm.Tanh(), fm.Dropout(0.3), fm.Linear(17, 16),

@@ -950,7 +950,7 @@ class Sequential(Module):
             stopping's state and best weights, the shuffling and dropout positions, the
             settings and the history so far. Each write replaces the file atomically, so a
             crash or kill leaves the previous checkpoint whole. The file is a model file:
-            `fastmlp.load` reads it (``with_optimizer=True`` for the optimizer too).
+            `fastmlp.saving.load` reads it (``with_optimizer=True`` for the optimizer too).
         checkpoint_every : int, optional
             Epochs between checkpoints; needs ``checkpoint``. None: every epoch.
         resume : str or os.PathLike, optional

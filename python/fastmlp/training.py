@@ -5,6 +5,7 @@ epoch when a scheduler, early stopping or validation metrics need it, and at che
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable, Dict, Iterable, Mapping, Protocol, Tuple, TypedDict, Union
 
 import numpy as np
@@ -240,10 +241,14 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
     o.report_every = 1 if every_epoch or progress else log_every
     if checkpoint_every is not None and checkpoint is None:
         raise ValueError("checkpoint_every needs checkpoint, the file to write")
-    every = 0 if checkpoint is None else \
-        1 if checkpoint_every is None else _checks.positive_int(checkpoint_every, "checkpoint_every")
-    if every:
+    every = 0  # epochs between checkpoints; 0: none
+    if checkpoint is not None:
+        every = 1 if checkpoint_every is None else \
+            _checks.positive_int(checkpoint_every, "checkpoint_every")
         o.report_every = math.gcd(o.report_every, every)
+        folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+        if not os.path.isdir(folder):  # found out now, not after the first epochs
+            raise FileNotFoundError(f"checkpoint: the folder {folder} does not exist")
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
     lrs: list[float] = []
