@@ -372,3 +372,42 @@ def test_resume_refuses_a_model_file_and_a_missing_file(tmp_path):
         net.fit(x, y, epochs=2, resume=path)
     with pytest.raises(FileNotFoundError):
         net.fit(x, y, epochs=2, resume=tmp_path / "missing.safetensors")
+
+
+def _tampered(path, tmp_path, edit_meta=None, edit_tensors=None):
+    with safetensors.safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata())
+    tensors = safetensors.numpy.load_file(str(path))
+    entry = json.loads(meta["checkpoint"])
+    if edit_meta:
+        edit_meta(entry)
+    meta["checkpoint"] = json.dumps(entry)
+    if edit_tensors:
+        edit_tensors(tensors)
+    out = tmp_path / "tampered.safetensors"
+    safetensors.numpy.save_file(tensors, str(out), metadata=meta)
+    return out
+
+
+@pytest.mark.parametrize("edit_meta,edit_tensors,message", [
+    (lambda e: e.update(epoch="4"), None, "bad checkpoint entry epoch='4'"),
+    (lambda e: e.update(rng=-1), None, "bad checkpoint entry rng=-1"),
+    (lambda e: e.pop("wait"), None, "bad checkpoint entry wait=None"),
+    (None, lambda t: t.update({"checkpoint.order": t["checkpoint.order"][::-1][1:].copy()}),
+     "not a permutation of 61"),
+    (None, lambda t: t.update({"checkpoint.order": np.zeros(61, np.int64)}),
+     "not a permutation of 61"),
+    (None, lambda t: t.pop("checkpoint.history.loss"), "history 'loss' is missing"),
+    (None, lambda t: t.update({"optimizer.state.1": t["optimizer.state.1"][:-1].copy()}),
+     "optimizer state 1 is float32 of shape"),
+], ids=["epoch", "rng", "wait", "order-short", "order-repeats", "history", "opt-state"])
+def test_resume_refuses_a_damaged_checkpoint_and_changes_nothing(checkpoint_file, tmp_path,
+                                                                 edit_meta, edit_tensors,
+                                                                 message):
+    bad = _tampered(checkpoint_file, tmp_path, edit_meta, edit_tensors)
+    x, y = _data("float32")
+    net = _net("float32", 1)
+    before = net.flat_parameters().copy()
+    with pytest.raises(ValueError, match=message):
+        net.fit(x, y, epochs=6, batch_size=16, resume=bad)
+    np.testing.assert_array_equal(net.flat_parameters(), before)
