@@ -19,6 +19,8 @@ FLOORS = [
     {"losses", "optim.optimizers"},
     {"optim.lr_scheduler"},
     {"optim"},
+    {"_modelfile"},
+    {"_checkpoint"},
     {"training"},
     {"nn"},
     {"saving", "plot", "interop"},

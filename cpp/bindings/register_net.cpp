@@ -198,6 +198,10 @@ void bind_net(py::module_& m, const char* name) {
                 s.net.dropout_seed = v;
                 s.net.dropout_draws = 0;
             })
+        .def_property(
+            "dropout_draws", [](const PyNet<T>& s) { return s.net.dropout_draws; },
+            [](PyNet<T>& s, std::uint64_t v) { s.net.dropout_draws = v; },
+            "Training forwards so far under dropout_seed: the position of the dropout masks.")
         .def_property_readonly("batch", [](const PyNet<T>& s) { return s.net.batch(); })
         .def("predict",
              [](const PyNet<T>& s, const array_like& obj) {
@@ -255,7 +259,8 @@ void bind_net(py::module_& m, const char* name) {
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,
                 FitOptions opts, const std::optional<matrix_or_csr<T>>& vx, const opt_array<T>& vy,
-                const opt_labels& vlabels, const std::optional<ReportFn>& on_report) {
+                const opt_labels& vlabels, const std::optional<ReportFn>& on_report,
+                FitState& state) {
                  const XRows<T> xr = x_rows(x, s.net.in_features());
                  Dataset<T> train{xr.x, targets_of<T>(y, labels, w), xr.n};
                  Dataset<T> val;
@@ -271,7 +276,7 @@ void bind_net(py::module_& m, const char* name) {
                  FitResult r;
                  {
                      py::gil_scoped_release nogil;
-                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook);
+                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook, &state);
                  }
                  std::optional<py::array_t<double>> vl;
                  if (vx) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
@@ -280,9 +285,10 @@ void bind_net(py::module_& m, const char* name) {
                                        vl);
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "options"_a,
-             "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a,
+             "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a, "state"_a,
              "The native training loop: (loss per epoch, its weight-L2 part, validation loss per "
-             "epoch or None).")
+             "epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps "
+             "it up to date, before each report, for checkpoints.")
         .def("fit_lbfgs",
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, double l2,

@@ -108,6 +108,28 @@ void register_specs(py::module_& m) {
         .def_readwrite("report_every", &FitOptions::report_every)
         .def_readwrite("clip_norm", &FitOptions::clip_norm)
         .def_readwrite("l2", &FitOptions::l2);
+    // Arrays cross as copies: a checkpoint reads them between epochs.
+    const auto doubles = [](const std::vector<double>& v) {
+        return py::array_t<double>(py::ssize_t(v.size()), v.data());
+    };
+    py::class_<FitState>(m, "FitState")
+        .def(py::init<>())
+        .def_readwrite("epoch", &FitState::epoch)
+        .def_readwrite("rng", &FitState::rng)
+        .def_property(
+            "order",
+            [](const FitState& s) {
+                return py::array_t<std::int64_t>(py::ssize_t(s.order.size()), s.order.data());
+            },
+            [](FitState& s, const carray<std::int64_t>& a) {
+                require(a.ndim() == 1, "order must be a vector");
+                s.order.assign(a.data(), a.data() + a.size());
+            })
+        .def_property_readonly("loss", [=](const FitState& s) { return doubles(s.result.loss); })
+        .def_property_readonly("penalty",
+                               [=](const FitState& s) { return doubles(s.result.penalty); })
+        .def_property_readonly("val_loss",
+                               [=](const FitState& s) { return doubles(s.result.val_loss); });
 
     py::class_<LbfgsOptions>(m, "LbfgsOptions")
         .def(py::init<>())

@@ -60,16 +60,36 @@ std::pair<Input<T>, Targets<T>> gather(const Dataset<T>& d, index_t in, index_t 
                           d.t.labels ? bt.labels.data() : nullptr, d.t.w ? bt.w.data() : nullptr}};
 }
 
+// Checks that a resumed run's sample order is a permutation of 0..n-1.
+void check_order(const std::vector<index_t>& order, index_t n) {
+    require(index_t(order.size()) == n, "resume: the sample order has " +
+                                            std::to_string(order.size()) + " entries, the data " +
+                                            std::to_string(n) + " rows");
+    std::vector<bool> seen(size_t(n), false);
+    for (const index_t i : order) {
+        require(i >= 0 && i < n && !seen[size_t(i)], "resume: the sample order is not a permutation");
+        seen[size_t(i)] = true;
+    }
+}
+
 }  // namespace
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
-              const Dataset<T>* val, const FitOptions& o, const FitHook& hook) {
+              const Dataset<T>* val, const FitOptions& o, const FitHook& hook, FitState* state) {
     using clock = std::chrono::steady_clock;
     const index_t n = train.n, in = net.in_features(), out = net.out_features();
     const index_t bs = o.batch_size > 0 ? std::min(o.batch_size, n) : n;
-    std::vector<index_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), index_t(0));
+    FitState fresh;
+    FitState& st = state ? *state : fresh;
+    if (st.epoch == 0) st.rng = o.seed;
+    if (st.order.empty()) {
+        st.order.resize(size_t(n));
+        std::iota(st.order.begin(), st.order.end(), index_t(0));
+    } else {
+        check_order(st.order, n);
+    }
+    std::vector<index_t>& order = st.order;
     Batch<T> batch;
     if (o.shuffle) {
         if (train.x.sparse()) {
@@ -85,13 +105,14 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     }
     std::vector<T> vpred(val ? size_t(val->n * out) : 0),
         scratch(val ? size_t(net.predict_scratch(val->n)) : 0);
-    Rng rng(o.seed);
-    FitResult res;
-    res.loss.reserve(size_t(o.epochs));
+    Rng rng(st.rng);
+    FitResult& res = st.result;
+    res = FitResult{};
+    res.loss.reserve(size_t(std::max(o.epochs - st.epoch, index_t(0))));
     auto last_poll = clock::now();
     const auto poll = std::chrono::duration<double>(o.poll_seconds);
 
-    for (index_t e = 1; e <= o.epochs; ++e) {
+    for (index_t e = st.epoch + 1; e <= o.epochs; ++e) {
         if (o.shuffle)
             for (index_t i = n - 1; i > 0; --i)
                 std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
@@ -125,6 +146,8 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
             res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,
                                                 static_cast<T*>(nullptr)));
         }
+        st.epoch = e;
+        st.rng = rng.state;
         if (o.report_every > 0 && e % o.report_every == 0) {
             const bool go_on = hook(e, true, res.loss.back(), res.penalty.back(),
                                     val ? res.val_loss.back() : NAN);
@@ -137,9 +160,9 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
 
 template FitResult fit<float>(Net<float>&, Optimizer<float>&, const LossSpec&,
                               const Dataset<float>&, const Dataset<float>*, const FitOptions&,
-                              const FitHook&);
+                              const FitHook&, FitState*);
 template FitResult fit<double>(Net<double>&, Optimizer<double>&, const LossSpec&,
                                const Dataset<double>&, const Dataset<double>*, const FitOptions&,
-                               const FitHook&);
+                               const FitHook&, FitState*);
 
 }  // namespace fastmlp

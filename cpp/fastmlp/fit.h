@@ -38,6 +38,16 @@ struct FitResult {
     std::vector<double> loss, penalty, val_loss;
 };
 
+// Where a run stands after its last completed epoch: with the weights, the optimizer and
+// the net's dropout draws, everything the next epoch depends on, so a run saved between
+// epochs resumes bit for bit.
+struct FitState {
+    index_t epoch = 0;           // epochs completed; 0: a fresh run, seeded by FitOptions::seed
+    std::uint64_t rng = 0;       // the shuffle generator's state
+    std::vector<index_t> order;  // the sample order the next shuffle permutes; empty: 0..n-1
+    FitResult result;            // the epochs of this call so far
+};
+
 // Called on the calling thread between steps: with report=false at most every
 // poll_seconds (to check signals), with report=true after every report_every-th
 // epoch (epochs count from 1) with that epoch's losses (the weight penalty also apart). Returning false ends
@@ -46,8 +56,12 @@ struct FitResult {
 using FitHook =
     std::function<bool(index_t epoch, bool report, double loss, double penalty, double val_loss)>;
 
+// Runs epochs state->epoch + 1 .. o.epochs, updating *state after each (before the hook
+// reports it), when state is given; throws std::invalid_argument if its order is not a
+// permutation of the training rows.
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
-              const Dataset<T>* val, const FitOptions& o, const FitHook& hook);
+              const Dataset<T>* val, const FitOptions& o, const FitHook& hook,
+              FitState* state = nullptr);
 
 }  // namespace fastmlp

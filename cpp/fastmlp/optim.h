@@ -30,6 +30,20 @@ template <class T>
 bool optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
                   index_t n);
 
+// The update loops of one ISA: f32/f64 apply `spec` to n parameters as
+// optim_update does and return nonzero if a gradient or new weight is NaN/Inf.
+template <class T>
+using UpdateLoop = std::uint32_t (*)(const OptSpec& spec, std::int64_t step, T* p, const T* g,
+                                     T* const* state, index_t n);
+struct OptimLoops {
+    UpdateLoop<float> f32;
+    UpdateLoop<double> f64;
+};
+// nullptr when the ISA's file was not built for this target.
+const OptimLoops* optim_loops_portable();
+const OptimLoops* optim_loops_avx2();
+const OptimLoops* optim_loops_avx512();
+
 // A stretch of parameters (data, grad) of length n, its state at state_offset.
 template <class T>
 struct ParamSpan {

@@ -15,6 +15,10 @@ again = fm.load("model.safetensors")
 assert np.array_equal(again.predict(x), net.predict(x))
 print(again)
 
+fm.save(net, "model.safetensors", optimizer=opt)   # and Adam's moments, step count, lr
+net2, opt2 = fm.load("model.safetensors", with_optimizer=True)
+print(type(opt2).__name__, opt2.step_count, opt2.config())
+
 weights = net.state_dict()                     # {"0.weight": array, "0.bias": ..., ...}
 print({name: w.shape for name, w in weights.items()})
 resumed = fm.Sequential(fm.Linear(3, 16), fm.SiLU(), fm.Linear(16, 1))

@@ -951,6 +951,24 @@ class Sequential(Module):
             metrics. It may set the optimizer's ``lr``; returning False stops training.
         progress : bool, optional
             Show a progress bar (tqdm's, when installed), else log lines on stderr.
+        checkpoint : str or os.PathLike, optional
+            A file to save the run's state to after every ``checkpoint_every``-th epoch
+            and after the last: the weights, the optimizer, the scheduler's state, early
+            stopping's state and best weights, the shuffling and dropout positions, the
+            settings and the history so far. Each write replaces the file atomically, so a
+            crash or kill leaves the previous checkpoint whole. The file is a model file:
+            `fastmlp.saving.load` reads it (``with_optimizer=True`` for the optimizer too).
+        checkpoint_every : int, optional
+            Epochs between checkpoints; needs ``checkpoint``. None: every epoch.
+        resume : str or os.PathLike, optional
+            A checkpoint to continue: its state is loaded into this model (of the same
+            layers and dtype), the optimizer and the scheduler, and training goes on from
+            the epoch after it, bit for bit as if it had never stopped. ``epochs`` stays
+            the total, and the History returned covers the whole run. The data and
+            settings must be those of the run that wrote it (the number of samples,
+            batch size, shuffle, validation, metrics, schedule, early stopping, clipping
+            and weight_l2 are checked; ``seed`` must be None or the same). A run that
+            early stopping ended has nothing left to train.
 
         Returns
         -------
@@ -961,7 +979,9 @@ class Sequential(Module):
         Raises
         ------
         ValueError
-            NaN or Inf in the data, empty data, mismatched shapes or bad settings.
+            NaN or Inf in the data, empty data, mismatched shapes or bad settings;
+            ``checkpoint_every`` without ``checkpoint``; a ``resume`` file of another model,
+            optimizer or run, or ``epochs`` fewer than it has done.
         FloatingPointError
             The loss, a gradient or a weight became NaN or Inf (the message names the
             epoch and step); the weights are the last finite ones, while the optimizer's

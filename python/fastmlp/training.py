@@ -1,16 +1,20 @@
 """Sequential.fit: argument checks and per-epoch Python extras around the native loop.
 
 The native loop calls back into Python only every `log_every` epochs, or every
-epoch when a scheduler, early stopping or validation metrics need it."""
+epoch when a scheduler, early stopping or validation metrics need it, and at checkpoints."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, Protocol, Tuple, TypedDict, Union
+import math
+import os
+from typing import Callable, Dict, Iterable, Mapping, Protocol, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _checks, _core, metrics as _metrics
-from ._checks import Float64Array, FloatArray, FloatDType, ModelInput, Targets, XLike
+from . import _checkpoint, _checks, _core, metrics as _metrics
+from ._checks import (FilePath, Float64Array, FloatArray, FloatDType, ModelInput, Targets,
+                      XLike)
+from ._modelfile import Model as _SavedModel
 from .losses import LossLike, resolve_loss
 from .optim import LRScheduler, Optimizer, ReduceLROnPlateau
 from .progress import Progress
@@ -42,9 +46,12 @@ class FitExtras(TypedDict, total=False):
     weight_l2: float
     on_epoch: EpochHook | None
     progress: bool
+    checkpoint: FilePath | None
+    checkpoint_every: int | None
+    resume: FilePath | None
 
 
-class _Model(Protocol):
+class _Model(_SavedModel, Protocol):
     """What fit() uses of a Sequential (which this module may not import)."""
     in_features: int
     out_features: int
@@ -54,6 +61,8 @@ class _Model(Protocol):
     def flat_parameters(self) -> FloatArray: ...
 
     def predict(self, x: XLike) -> FloatArray: ...
+
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None: ...
 
 
 def core_input(x: ModelInput, name: str) -> FloatArray | _core.CsrMatrix:
@@ -130,6 +139,7 @@ class _Tracker:
         self.best = np.inf
         self.best_epoch: int | None = None
         self.wait = 0
+        self.stopped = False
         self.best_weights: FloatArray | None = None
 
     def update(self, epoch: int, value: float) -> bool:
@@ -140,7 +150,8 @@ class _Tracker:
                 self.best_weights = self.net.flat_parameters().copy()
             return True
         self.wait += 1
-        return self.patience is None or self.wait < self.patience
+        self.stopped = self.patience is not None and self.wait >= self.patience
+        return not self.stopped
 
     def finish(self) -> None:
         if self.restore and self.best_weights is not None:
@@ -155,7 +166,9 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         scheduler: LRScheduler | ReduceLROnPlateau | None = None, patience: int | None = None,
         min_delta: float = 0.0, restore_best_weights: bool = False,
         metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
-        on_epoch: EpochHook | None = None, progress: bool = False) -> History:
+        on_epoch: EpochHook | None = None, progress: bool = False,
+        checkpoint: FilePath | None = None, checkpoint_every: int | None = None,
+        resume: FilePath | None = None) -> History:
     """Sequential.fit's body (see it for the user-facing description).
 
     Parameters
@@ -170,7 +183,9 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         As Sequential.fit's.
     validation_split, sample_weight, scheduler, patience, min_delta, restore_best_weights
         As Sequential.fit's.
-    metrics, clip_grad_norm, weight_l2, on_epoch, progress
+    metrics, clip_grad_norm, weight_l2, on_epoch, progress, checkpoint, checkpoint_every
+        As Sequential.fit's.
+    resume
         As Sequential.fit's.
     """
     spec, labels = resolve_loss(loss)
@@ -224,10 +239,61 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
     every_epoch = scheduler is not None or patience is not None or restore_best_weights \
         or bool(metrics) or on_epoch is not None
     o.report_every = 1 if every_epoch or progress else log_every
+    if checkpoint_every is not None and checkpoint is None:
+        raise ValueError("checkpoint_every needs checkpoint, the file to write")
+    every = 0  # epochs between checkpoints; 0: none
+    if checkpoint is not None:
+        every = 1 if checkpoint_every is None else \
+            _checks.positive_int(checkpoint_every, "checkpoint_every")
+        o.report_every = math.gcd(o.report_every, every)
+        folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+        if not os.path.isdir(folder):  # found out now, not after the first epochs
+            raise FileNotFoundError(f"checkpoint: the folder {folder} does not exist")
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
     lrs: list[float] = []
     vals: dict[str, list[float]] = {m: [] for m in metrics}
+    # What a checkpoint must find unchanged when it resumes.
+    settings: _checkpoint.Settings = {
+        "n_samples": int(xa.shape[0]), "batch_size": o.batch_size, "shuffle": o.shuffle,
+        "validation": vx is not None, "metrics": list(metrics),
+        "scheduler": None if scheduler is None else type(scheduler).__name__,
+        "patience": patience, "min_delta": float(min_delta),
+        "restore_best_weights": bool(restore_best_weights), "clip_grad_norm": o.clip_norm,
+        "weight_l2": o.l2}
+    past: dict[str, Float64Array] = {}  # the history before this call, when resuming
+    state = _core.FitState()
+    if resume is not None:
+        saved = _checkpoint.read(resume, net, opt, settings, o.epochs, seed)
+        _restore(saved, net, core, opt, scheduler, tracker, state)
+        o.seed, past = saved.run.seed, saved.run.history
+        if saved.run.stopped:  # early stopping ended that run: nothing is left to train
+            o.epochs = saved.run.epoch
+    written = state.epoch
+
+    def history(loss_h: Float64Array, penalty_h: Float64Array,
+                val_h: Float64Array | None) -> dict[str, Float64Array]:
+        """The whole run's history, the epochs before this call included."""
+        new = {"loss": loss_h, "penalty": penalty_h,
+               "lr": np.array(lrs) if every_epoch else np.full(len(loss_h), opt.lr)}
+        if val_h is not None:
+            new["val_loss"] = val_h
+        new.update((f"metric.{m}", np.array(v)) for m, v in vals.items())
+        return {k: np.concatenate([past[k], v]) for k, v in new.items()} if past else new
+
+    def save_checkpoint() -> None:
+        nonlocal written
+        assert checkpoint is not None
+        _checkpoint.save(checkpoint, net, opt, _checkpoint.RunState(
+            epoch=state.epoch, seed=o.seed, rng=state.rng,
+            order=state.order if o.shuffle else None, dropout_seed=core.dropout_seed,
+            dropout_draws=core.dropout_draws, settings=settings,
+            scheduler=None if scheduler is None else scheduler.state_dict(),
+            best=tracker.best, best_epoch=tracker.best_epoch, wait=tracker.wait,
+            stopped=tracker.stopped, best_weights=tracker.best_weights,
+            history=history(state.loss, state.penalty,
+                            state.val_loss if vx is not None else None)))
+        written = state.epoch
 
     bar = Progress(o.epochs, log_every) if progress else None
 
@@ -263,7 +329,10 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
             scheduler.step(monitored)
         elif scheduler is not None:
             scheduler.step()
-        return tracker.update(epoch, monitored) and go_on if every_epoch else True
+        keep = tracker.update(epoch, monitored) and go_on if every_epoch else True
+        if every and epoch % every == 0:
+            save_checkpoint()
+        return keep
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
@@ -277,18 +346,42 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         if isinstance(core, _core.Net_f32):
             assert isinstance(native, _core.Optimizer_f32)
             loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
-                                                    vx_arg, vy_arg, vlabels_arg, report)
+                                                    vx_arg, vy_arg, vlabels_arg, report, state)
         else:
             assert isinstance(native, _core.Optimizer_f64)
             loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
-                                                    vx_arg, vy_arg, vlabels_arg, report)
+                                                    vx_arg, vy_arg, vlabels_arg, report, state)
+        if every and state.epoch != written:
+            save_checkpoint()  # the run's end: early stopped, or not a multiple of every
     finally:
         tracker.finish()
         if bar is not None:
             bar.close()
-    lr = np.array(lrs) if every_epoch else np.full(len(loss_hist), opt.lr)
-    return History(loss_hist, val_hist, lr,
-                   {m: np.array(v) for m, v in vals.items()}, tracker.best_epoch, penalty)
+    h = history(loss_hist, penalty, val_hist)
+    return History(h["loss"], h.get("val_loss"), h["lr"],
+                   {m: h[f"metric.{m}"] for m in metrics}, tracker.best_epoch, h["penalty"])
+
+
+def _restore(saved: _checkpoint.Saved, net: _Model, core: CoreNet, opt: Optimizer,
+             scheduler: LRScheduler | ReduceLROnPlateau | None, tracker: _Tracker,
+             state: _core.FitState) -> None:
+    """Puts a checked checkpoint's state into the run resuming it (the schedule first: its
+    load is the one that can still refuse, and then nothing has changed)."""
+    run = saved.run
+    if scheduler is not None:
+        if run.scheduler is None:
+            raise ValueError("resume: the checkpoint holds no scheduler state")
+        scheduler.load_state_dict(run.scheduler)
+    opt.load_state_dict(saved.optimizer)
+    net.load_state_dict(saved.weights)
+    core.dropout_seed = run.dropout_seed  # resets the draws: set them after
+    core.dropout_draws = run.dropout_draws
+    tracker.best, tracker.best_epoch, tracker.wait = run.best, run.best_epoch, run.wait
+    tracker.stopped = run.stopped
+    tracker.best_weights = run.best_weights
+    state.epoch, state.rng = run.epoch, run.rng
+    if run.order is not None:
+        state.order = run.order
 
 
 class LbfgsResult:

@@ -5,8 +5,12 @@ passing the scheduler to `Sequential.fit(scheduler=...)`."""
 from __future__ import annotations
 
 import math
+from typing import Dict, Union
 
 from .optimizers import Optimizer
+
+# A schedule's state_dict: its attributes but the optimizer (numbers and strings only).
+ScheduleState = Dict[str, Union[int, float, str]]
 
 
 class _Schedule:
@@ -27,6 +31,35 @@ class _Schedule:
         list of float
         """
         return [self.optimizer.lr]
+
+    def state_dict(self) -> ScheduleState:
+        """The schedule's attributes but the optimizer (its epoch count, settings and, for
+        ReduceLROnPlateau, the best metric and counters), as ``torch.optim``'s.
+
+        Returns
+        -------
+        dict of str to int, float or str
+        """
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state: ScheduleState) -> None:
+        """Restores what ``state_dict()`` of a schedule of the same class returned.
+
+        Parameters
+        ----------
+        state : dict of str to int, float or str
+            From ``state_dict()``.
+
+        Raises
+        ------
+        ValueError
+            The keys are not this schedule's.
+        """
+        mine = self.state_dict()
+        if set(state) != set(mine):
+            raise ValueError(f"state_dict has the keys {sorted(state)}, {type(self).__name__} "
+                             f"has {sorted(mine)}")
+        vars(self).update(state)
 
 
 class LRScheduler(_Schedule):

@@ -5,7 +5,7 @@ updated as one span, so a step is one native loop; the state (momentum, Adam's m
 one flat buffer per kind."""
 from __future__ import annotations
 
-from typing import Iterable, TypedDict, Union
+from typing import Dict, Iterable, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,8 @@ from ..params import Parameter
 
 # The core optimizer of an Optimizer's dtype.
 NativeOptimizer = Union[_core.Optimizer_f32, _core.Optimizer_f64]
+# An optimizer's constructor arguments besides params, as fastmlp.save writes them.
+OptimizerConfig = Dict[str, Union[bool, float, list[float]]]
 
 
 class OptimizerState(TypedDict):
@@ -84,6 +86,7 @@ class Optimizer:
             raise TypeError(f"all parameters must share one dtype, got {sorted(map(str, dtypes))}")
         self.params = params
         self.dtype = params[0].dtype
+        self._spec = spec  # its settings, for config(); lr lives in the native optimizer
         total = sum(p.data.size for p in params)
         self.state = [np.zeros(total, self.dtype) for _ in range(spec.state_count())]
         cls = _core.Optimizer_f32 if self.dtype == np.float32 else _core.Optimizer_f64
@@ -115,6 +118,16 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Sets the gradients of the parameters to zero."""
         self._impl.zero_grad()
+
+    def config(self) -> OptimizerConfig:
+        """The constructor's arguments besides ``params`` (``lr`` the current rate):
+        ``type(opt)(params, **opt.config())`` makes an optimizer of the same settings.
+
+        Returns
+        -------
+        dict of str to bool, float or list of float
+        """
+        raise NotImplementedError
 
     def state_dict(self) -> OptimizerState:
         """Copies of the state buffers (Adam's m and v, ...), the step count and lr."""
@@ -206,6 +219,11 @@ class SGD(Optimizer):
         s.nesterov = bool(nesterov)
         super().__init__(params, s)
 
+    def config(self) -> OptimizerConfig:
+        s = self._spec
+        return {"lr": self.lr, "momentum": s.momentum, "dampening": s.dampening,
+                "weight_decay": s.weight_decay, "nesterov": s.nesterov}
+
 
 class Adam(Optimizer):
     """Adam, with ``torch.optim.Adam``'s update rule.
@@ -238,6 +256,11 @@ class Adam(Optimizer):
         s.weight_decay = _check_nonneg(weight_decay, "weight_decay")
         s.amsgrad = bool(amsgrad)
         super().__init__(params, s)
+
+    def config(self) -> OptimizerConfig:
+        s = self._spec
+        return {"lr": self.lr, "betas": [s.beta1, s.beta2], "eps": s.eps,
+                "weight_decay": s.weight_decay, "amsgrad": s.amsgrad}
 
 
 class AdamW(Adam):
@@ -299,3 +322,13 @@ class RMSprop(Optimizer):
         s.momentum = _check_nonneg(momentum, "momentum")
         s.centered = bool(centered)
         super().__init__(params, s)
+
+    def config(self) -> OptimizerConfig:
+        s = self._spec
+        return {"lr": self.lr, "alpha": s.alpha, "eps": s.eps, "weight_decay": s.weight_decay,
+                "momentum": s.momentum, "centered": s.centered}
+
+
+# Every optimizer class by name, as fastmlp.save writes it.
+OPTIMIZER_TYPES: Dict[str, "type[Optimizer]"] = {
+    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
