@@ -162,7 +162,9 @@ def check_finite(arr: RealArray, name: str) -> None:
     rows = max(1, _FINITE_BLOCK // max(1, arr.size // arr.shape[0]))
     for start in range(0, arr.shape[0], rows):
         if not np.isfinite(arr[start:start + rows]).all():
-            raise ValueError(f"{name} contains NaN or Inf")
+            # Inf may also be what a value too large for a float32 model became.
+            raise ValueError(f"{name} contains NaN or Inf (or a value too large for "
+                             f"{arr.dtype})")
 
 
 def check_nonempty(arr: RealArray | CsrRows, name: str) -> None:
