@@ -45,7 +45,7 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 def erf(x):
     x = np.asarray(x)
-    return _erf(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
+    return np.asarray(_erf(x.astype(np.float64)), np.float64).astype(x.dtype)  # 0-d too
 
 
 def sigmoid(x):

@@ -116,6 +116,15 @@ def test_relu_and_backward(rng, dtype, shape):
     np.testing.assert_array_equal(F.relu_backward(x, g), R.act_backward("relu", x, g))
 
 
+
+@pytest.mark.parametrize("x", [np.float64(-1.5), np.array(2.0), 0.5])
+def test_activation_of_a_scalar_keeps_its_0d_shape(x):
+    # Found by tests/fuzz: the result had shape (1,), and backward refused a 0-d gradient.
+    assert F.relu(x).shape == ()
+    assert F.activation(x, "tanh") == pytest.approx(np.tanh(x))
+    g = F.activation_backward(x, np.array(3.0), "tanh")
+    assert g.shape == () and g == pytest.approx(3.0 * (1 - np.tanh(x) ** 2))
+
 def test_relu_layouts(rng):
     x = rng.standard_normal((8, 6))
     g = rng.standard_normal((8, 6))

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -96,3 +97,23 @@ def test_save_replaces_the_file_by_rename(tmp_path):
     assert path.stat().st_ino != inode  # a new file renamed over the old one
     np.testing.assert_array_equal(fm.load(path).flat_parameters(), new.flat_parameters())
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_load_of_a_damaged_header_names_the_file(tmp_path):
+    # Found by tests/fuzz/test_load.py: bad JSON or a bad layer argument in the header came
+    # out as json's JSONDecodeError or the layer's own message, naming no file, and a size
+    # in the header was allocated before its weight was looked at.
+    w = {"0.weight": np.zeros((3, 4), np.float32), "0.bias": np.zeros(4, np.float32)}
+    linear = {"type": "Linear", "in_features": 3, "out_features": 4, "bias": True,
+              "init": "default"}
+    path = tmp_path / "bad.safetensors"
+    for layers, why in ((json.dumps([linear])[:-3], "valid fastmlp model file"),
+                        (json.dumps([{**linear, "init": "def<ult"}]), "init"),
+                        (json.dumps([{**linear, "bias": "yes", "color": 1}]), "color"),
+                        (json.dumps([{**linear, "in_features": 10**12}]), "weight"),
+                        (json.dumps([linear, {"type": "ReLU"}, {**linear, "in_features": 4}]),
+                         "weight is missing")):
+        meta = {"format": "fastmlp.Sequential/1", "dtype": "float32", "layers": layers}
+        safetensors.numpy.save_file(w, str(path), metadata=meta)
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{why}"):
+            fm.load(path)

@@ -546,3 +546,20 @@ def test_grid_search_two_jobs(monkeypatch):
         grid.fit(Xt, yt)
     assert grid.best_params_ == {"hidden_layer_sizes": (32,), "learning_rate_init": 1e-2}
     assert grid.score(Xs, ys) > 0.9
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_diverging_solvers_raise_sklearns_error(solver):
+    # Found by tests/fuzz/test_sklearn.py: a finite float32 target whose loss overflows made
+    # lbfgs raise FloatingPointError instead of scikit-learn's ValueError.
+    X, y = np.array([[0.5], [0.1]]), np.array([-3.4e38, 1.0], np.float32)
+    est = MLPRegressor(hidden_layer_sizes=(1,), solver=solver, max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        est.fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_targets_too_large_for_float32_say_so():
+    X, y = np.array([[0.5], [0.1]]), np.array([1e300, 1.0])
+    with pytest.raises(ValueError, match=r"y contains NaN or Inf \(or a value too large for float32\)"):
+        MLPRegressor(hidden_layer_sizes=(1,), max_iter=2).fit(X, y)

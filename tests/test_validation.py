@@ -224,6 +224,20 @@ def test_empty_and_mismatched_training_data(rng, net):
             net.fit(x, y, epochs=1)
 
 
+
+def test_empty_input_of_forward_and_losses_names_the_argument(net):
+    # Found by tests/fuzz: the core's "forward: empty batch" and "loss: empty input" named
+    # no argument.
+    with pytest.raises(ValueError, match=r"x is empty: shape \(0, 3\)"):
+        net.forward(np.ones((0, 3)))
+    for loss in (fm.MSELoss(), fm.CrossEntropyLoss()):
+        with pytest.raises(ValueError, match=r"pred is empty: shape \(0, 2\)"):
+            loss(np.ones((0, 2)), np.ones(0, np.int64))
+    with pytest.raises(ValueError, match=r"pred is empty: shape \(4, 0\)"):
+        fm.MSELoss()(np.ones((4, 0)), np.ones((4, 0)))
+    with pytest.raises(ValueError, match="pred is empty"):
+        fm.functional.mse_loss(np.ones(0), np.ones(0))
+
 def test_fit_argument_validation(rng, net):
     x, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
     for kw in ({"epochs": 0}, {"epochs": -1}, {"epochs": 2.5}, {"batch_size": 0},

@@ -22,7 +22,9 @@ namespace fastmlp {
 constexpr double kParallelMinFlops = 4.0e6;
 inline int threads_for_flops(double flops) {
     if (flops < kParallelMinFlops) return 1;
-    return std::max(1, std::min<int>(num_threads(), int(flops / (kParallelMinFlops / 2))));
+    // The minimum in double: flops / 2e6 of a huge product can pass INT_MAX, and
+    // converting that to int would be undefined.
+    return std::max(1, int(std::min(double(num_threads()), flops / (kParallelMinFlops / 2))));
 }
 
 // Start of part p of [0, total) cut into `parts` pieces aligned to `unit`.

@@ -162,11 +162,13 @@ def check_finite(arr: RealArray, name: str) -> None:
     rows = max(1, _FINITE_BLOCK // max(1, arr.size // arr.shape[0]))
     for start in range(0, arr.shape[0], rows):
         if not np.isfinite(arr[start:start + rows]).all():
-            raise ValueError(f"{name} contains NaN or Inf")
+            # Inf may also be what a value too large for a float32 model became.
+            raise ValueError(f"{name} contains NaN or Inf (or a value too large for "
+                             f"{arr.dtype})")
 
 
 def check_nonempty(arr: RealArray | CsrRows, name: str) -> None:
-    if arr.shape[0] == 0:
+    if 0 in arr.shape:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
 
 
@@ -253,7 +255,7 @@ def like(a: npt.ArrayLike, name: str, ref: FloatArray, ref_name: str) -> FloatAr
     arr = real_array(a, name)
     if arr.shape != ref.shape:
         raise ValueError(f"{name} must have the shape of {ref_name} {ref.shape}, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=ref.dtype)
+    return np.asarray(arr, dtype=ref.dtype, order="C")  # 0-d stays 0-d
 
 
 def core_seed(seed: int | None) -> int:

@@ -109,7 +109,10 @@ def read(path: FilePath) -> tuple[Header, Tensors]:
     """The header and every tensor of a fastmlp model file."""
     meta = header(path)
     from safetensors.numpy import load_file
-    return meta, load_file(str(path))
+    try:
+        return meta, load_file(str(path))
+    except Exception as e:  # safetensors' own error types, as in header()
+        raise ValueError(f"{path} is not a fastmlp model file ({e})") from None
 
 
 def weights(tensors: Tensors) -> Tensors:

@@ -96,7 +96,8 @@ def linear_backward(x: npt.ArrayLike, w: npt.ArrayLike,
 def _elementwise(x: npt.ArrayLike, name: str) -> tuple[FloatArray, FloatDType]:
     arr = _checks.real_array(x, name)
     dt = _checks.compute_dtype(arr)
-    return np.ascontiguousarray(arr, dtype=dt), dt
+    # asarray, not ascontiguousarray, which turns a 0-d array into shape (1,).
+    return np.asarray(arr, dtype=dt, order="C"), dt
 
 
 @lru_cache(maxsize=64)
@@ -217,6 +218,7 @@ def _regression_loss(kind: _core.LossKind, pred: npt.ArrayLike, target: npt.Arra
     p2 = p.reshape(-1, 1) if p.ndim == 1 else p
     if p2.ndim != 2:
         raise ValueError(f"pred must be 1-D or 2-D, got shape {p.shape}")
+    _checks.check_nonempty(p2, "pred")
     t = _checks.as_targets(target, "target", p2.shape[0], p2.shape[1], dt, labels=False)
     spec = _core.LossSpec(kind, reduction == "mean", float(delta))
     value, g = _core_fn(dt, _core.loss_f32, _core.loss_f64)(p2, t, None, spec, want_grad)

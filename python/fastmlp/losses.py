@@ -49,6 +49,7 @@ class _Loss:
         p = _checks.real_array(pred, "pred")
         dt = _checks.compute_dtype(p)
         p = _checks.as_matrix(p.reshape(-1, 1) if p.ndim == 1 else p, "pred", dt)
+        _checks.check_nonempty(p, "pred")
         t = _checks.as_targets(target, "target", p.shape[0], p.shape[1], dt, self._labels)
         fn = _core.loss_f32 if dt == np.float32 else _core.loss_f64
         value, g = fn(p, None if self._labels else t, t if self._labels else None,

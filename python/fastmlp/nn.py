@@ -756,7 +756,9 @@ class Sequential(Module):
             if _checks.is_sparse(x):
                 raise TypeError("forward() takes dense x; predict, train_step, fit and fit_lbfgs "
                                 "take scipy.sparse x")
-            out = self._impl.forward(_checks.as_matrix(x, "x", self.dtype, self.in_features))
+            xa = _checks.as_matrix(x, "x", self.dtype, self.in_features)
+            _checks.check_nonempty(xa, "x")
+            out = self._impl.forward(xa)
             self._has_forward = True
             return out
 
@@ -879,10 +881,15 @@ class Sequential(Module):
         Parameters
         ----------
         x : array_like or scipy.sparse matrix, shape (n, in_features)
-            The training samples (sparse as `predict`'s; so may validation_data's be).
+            The training samples (sparse as `predict`'s; so may validation_data's be). A
+            C-ordered array of the model's dtype, an ``np.memmap`` of one included, is read
+            where it lies, never copied: fit then costs the parameters, the optimizer's
+            state and a few batches. Anything else (another dtype, Fortran order, strides,
+            nested lists) is converted once, a copy the size of the data.
         y : array_like
             The targets: shape ``(n, out_features)`` (or ``(n,)`` for one output), or
-            integer class labels of shape ``(n,)`` for ``"cross_entropy"``.
+            integer class labels of shape ``(n,)`` for ``"cross_entropy"``. Read as is or
+            converted once, as x.
         loss : str or loss object, optional
             A name (``"mse"``, ``"l1"``, ``"huber"``, ``"bce_with_logits"``,
             ``"cross_entropy"``, ``"poisson_nll"``) or a `fastmlp.losses` object.

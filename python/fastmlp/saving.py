@@ -119,14 +119,32 @@ def load(path: FilePath, with_optimizer: bool = False) -> Union[
         optimizer.
     """
     meta, tensors = _modelfile.read(path)
-    layers = []
-    for spec in json.loads(meta["layers"]):
-        kind = spec.pop("type")
-        if kind not in nn.LAYER_TYPES:
-            raise ValueError(f"{path}: unknown layer type {kind!r}")
-        layers.append(nn.LAYER_TYPES[kind](**spec))
-    model = nn.Sequential(*layers, dtype=meta["dtype"])
-    model.load_state_dict(_modelfile.weights(tensors))
+    model = _rebuild(path, meta, _modelfile.weights(tensors))
     if not with_optimizer:
         return model
     return model, _modelfile.new_optimizer(path, meta, tensors, model.parameters())
+
+
+def _rebuild(path: FilePath, meta: _modelfile.Header,
+             weights: _modelfile.Tensors) -> nn.Sequential:
+    """The model that a file's header and weights describe. A damaged or edited file raises
+    ValueError naming it, and a Linear's sizes are checked against its stored weight
+    before the layer allocates them (a header may ask for any size)."""
+    try:
+        layers = []
+        for i, spec in enumerate(json.loads(meta["layers"])):
+            kind = spec.pop("type")
+            if kind not in nn.LAYER_TYPES:
+                raise ValueError(f"unknown layer type {kind!r}")
+            if kind == "Linear":
+                shape = (spec.get("in_features"), spec.get("out_features"))
+                weight = weights.get(f"{i}.weight")
+                if weight is None or weight.shape != shape:
+                    raise ValueError(f"layer {i} is a Linear of shape {shape}, its weight "
+                                     f"{'is missing' if weight is None else weight.shape}")
+            layers.append(nn.LAYER_TYPES[kind](**spec))
+        model = nn.Sequential(*layers, dtype=meta["dtype"])
+        model.load_state_dict(weights)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path} is not a valid fastmlp model file: {e}") from None
+    return model

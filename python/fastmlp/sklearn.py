@@ -150,6 +150,11 @@ _SEED_MAX = 2**31 - 1
 HiddenSizes = Union[int, Sequence[int]]
 
 
+# scikit-learn's error for a solver whose weights became NaN or Inf.
+_NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain "
+               "large values and need to be preprocessed.")
+
+
 class _Objective(NamedTuple):
     """fastmlp's loss for scikit-learn's output activation, and the scales between them."""
     loss: str       # fastmlp loss name
@@ -310,8 +315,7 @@ class _BaseMLP(BaseEstimator):
         else:
             self._fit_stochastic(X, t, w, incremental)
         if not np.isfinite(self.model_.flat_parameters()).all():
-            raise ValueError("Solver produced non-finite parameter weights. The input data may"
-                             " contain large values and need to be preprocessed.")
+            raise ValueError(_NON_FINITE)
         return self
 
     def _initialize(self, n_features: int, t: npt.NDArray[Any], n_out: int,
@@ -377,10 +381,13 @@ class _BaseMLP(BaseEstimator):
             if self.verbose:
                 print(f"Iteration {it}, objective = {f:.8f}")
 
-        r = self.model_.fit_lbfgs(X, self._targets(t), loss=o.loss, max_iter=self.max_iter,
-                                  max_fun=self.max_fun, tol=self.tol * o.grad,
-                                  weight_l2=o.l2 * self.alpha, sample_weight=w,
-                                  callback=report)
+        try:
+            r = self.model_.fit_lbfgs(X, self._targets(t), loss=o.loss, max_iter=self.max_iter,
+                                      max_fun=self.max_fun, tol=self.tol * o.grad,
+                                      weight_l2=o.l2 * self.alpha, sample_weight=w,
+                                      callback=report)
+        except FloatingPointError as e:  # as the stochastic solvers: scikit-learn's error
+            raise ValueError(_NON_FINITE) from e
         self.n_iter_ = min(r.n_iter, self.max_iter)
         n = len(t) if w is None else float(np.sum(w))
         per_sample = 1 if o.labels else t.shape[1]
@@ -472,8 +479,7 @@ class _BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         except FloatingPointError as e:
-            raise ValueError("Solver produced non-finite parameter weights. The input data may"
-                             " contain large values and need to be preprocessed.") from e
+            raise ValueError(_NON_FINITE) from e
         if not incremental and not stopped and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
