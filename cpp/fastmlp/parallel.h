@@ -27,6 +27,15 @@ inline int threads_for_flops(double flops) {
     return std::max(1, int(std::min(double(num_threads()), flops / (kParallelMinFlops / 2))));
 }
 
+// Operand bytes beyond which a product streams from L3 or memory (the L2 of
+// current x86 cores holds 1-2 MiB): a second core then adds bandwidth, so the
+// product splits even where its FLOPs alone would not pay for it (a batch-1
+// step of 1024-wide layers: 4 MiB weights, 2 MFLOP products).
+constexpr double kStreamBytes = 1024.0 * 1024.0;
+inline int threads_for(double flops, double bytes) {
+    return threads_for_flops(bytes > kStreamBytes ? std::max(flops, kParallelMinFlops) : flops);
+}
+
 // Start of part p of [0, total) cut into `parts` pieces aligned to `unit`.
 inline index_t split_point(index_t total, index_t unit, int parts, int p) {
     const index_t units = (total + unit - 1) / unit;

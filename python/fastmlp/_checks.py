@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
-from typing import TYPE_CHECKING, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Protocol, Tuple, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -117,6 +118,9 @@ def _check_matrix_shape(shape: tuple[int, ...], name: str, n_cols: int | None) -
 def as_matrix(a: object, name: str, dtype: FloatDType,
               n_cols: int | None = None) -> FloatArray:
     """A C-contiguous 2-D array of `dtype` with n_cols columns (copied only if needed)."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous:
+        _check_matrix_shape(a.shape, name, n_cols)  # used as it is: the per-step fast path
+        return a
     arr = real_array(a, name)
     _check_matrix_shape(arr.shape, name, n_cols)
     return np.ascontiguousarray(arr, dtype=dtype)
@@ -189,7 +193,10 @@ def as_targets(y: npt.ArrayLike, name: str, n: int, n_out: int, dtype: FloatDTyp
         arr = arr.reshape(-1, 1)
     if arr.shape != (n, n_out):
         raise ValueError(f"{name} must have shape ({n}, {n_out}), got shape {np.shape(y)}")
-    targets = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype == dtype and arr.flags.c_contiguous:
+        targets = cast(FloatArray, arr)  # used as it is: the per-step fast path
+    else:
+        targets = np.ascontiguousarray(arr, dtype=dtype)
     if finite:
         check_finite(targets, name)
     return targets
@@ -266,7 +273,7 @@ def core_seed(seed: int | None) -> int:
 def non_negative(v: object, name: str) -> float:
     """A finite real >= 0, as float."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(v) or v < 0:
+            or not math.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
     return float(v)
 

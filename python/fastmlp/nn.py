@@ -1,7 +1,6 @@
 """Layers and the Sequential model: thin objects over the native core."""
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, Mapping, Protocol, Union
@@ -557,6 +556,26 @@ class Layer(Protocol):
         ...
 
 
+class _Exclusive:
+    """The context of Sequential._exclusive (a class, not a generator: it runs per step)."""
+    __slots__ = ("model", "method")
+
+    def __init__(self, model: Sequential, method: str) -> None:
+        self.model, self.method = model, method
+
+    def __enter__(self) -> None:
+        m = self.model
+        if not m._trainer.acquire(blocking=False):
+            raise RuntimeError(
+                f"Sequential at {id(m):#x} is busy: {self.method}() was called while "
+                f"{m._training_in}() runs in another thread (or from its callback); a "
+                "model trains in one thread at a time, predict() may run alongside")
+        m._training_in = self.method
+
+    def __exit__(self, *exc: object) -> None:
+        self.model._trainer.release()
+
+
 class Sequential(Module):
     """Layers applied in order: the model that predicts, trains, saves and exports.
 
@@ -628,20 +647,10 @@ class Sequential(Module):
         self._trainer = threading.Lock()  # held by the one thread training the model
         self._training_in = ""
 
-    @contextlib.contextmanager
-    def _exclusive(self, method: str) -> Iterator[None]:
+    def _exclusive(self, method: str) -> _Exclusive:
         """Holds the model for one training call: a second thread calling any training
         method meanwhile gets RuntimeError instead of interleaving its updates."""
-        if not self._trainer.acquire(blocking=False):
-            raise RuntimeError(
-                f"Sequential at {id(self):#x} is busy: {method}() was called while "
-                f"{self._training_in}() runs in another thread (or from its callback); a "
-                "model trains in one thread at a time, predict() may run alongside")
-        self._training_in = method
-        try:
-            yield
-        finally:
-            self._trainer.release()
+        return _Exclusive(self, method)
 
     # --- containers -------------------------------------------------------------------
     def __getitem__(self, i: int) -> Layer:

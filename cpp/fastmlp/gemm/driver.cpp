@@ -298,7 +298,9 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
         auto fuse = [&] {
             if (block_ep && fusable(*block_ep, C, N, tep)) P.ep = nullptr, P.tep = &tep;
         };
-        const int nt = threads_for_flops(2.0 * double(M) * double(N) * double(K));
+        const double bytes = double(sizeof(T)) * (double(M) * double(K) + double(K) * double(N) +
+                                                  double(M) * double(N));
+        const int nt = threads_for(2.0 * double(M) * double(N) * double(K), bytes);
         if (N == 1 && A.cs == 1 && B.rs == 1) {
             fuse();
             run_dot(P, nt);
