@@ -119,11 +119,12 @@ void register_specs(py::module_& m) {
         .def_property(
             "order",
             [](const FitState& s) {
-                return py::array_t<std::int64_t>(py::ssize_t(s.order.size()), s.order.data());
+                const std::vector<std::int64_t> v = s.order.values();
+                return py::array_t<std::int64_t>(py::ssize_t(v.size()), v.data());
             },
             [](FitState& s, const carray<std::int64_t>& a) {
                 require(a.ndim() == 1, "order must be a vector");
-                s.order.assign(a.data(), a.data() + a.size());
+                s.order.assign(a.data(), index_t(a.size()));
             })
         .def_property_readonly("loss", [=](const FitState& s) { return doubles(s.result.loss); })
         .def_property_readonly("penalty",

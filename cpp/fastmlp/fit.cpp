@@ -32,13 +32,13 @@ index_t most_stored(const Csr<T>& c, index_t n, index_t b) {
 }
 
 // Copies the rows idx[0..b) of a dataset into the batch buffers.
-template <class T>
+template <class T, class I>
 std::pair<Input<T>, Targets<T>> gather(const Dataset<T>& d, index_t in, index_t out,
-                                       const index_t* idx, index_t b, Batch<T>& bt) {
+                                       const I* idx, index_t b, Batch<T>& bt) {
     const bool sparse = d.x.sparse();
     if (sparse) bt.indptr[0] = 0;
     for (index_t r = 0; r < b; ++r) {
-        const index_t s = idx[r];
+        const index_t s = index_t(idx[r]);
         if (sparse) {
             const Csr<T>& c = d.x.csr;
             const index_t begin = c.indptr[s], end = c.indptr[s + 1], at = bt.indptr[size_t(r)];
@@ -61,18 +61,49 @@ std::pair<Input<T>, Targets<T>> gather(const Dataset<T>& d, index_t in, index_t 
 }
 
 // Checks that a resumed run's sample order is a permutation of 0..n-1.
-void check_order(const std::vector<index_t>& order, index_t n) {
-    require(index_t(order.size()) == n, "resume: the sample order has " +
-                                            std::to_string(order.size()) + " entries, the data " +
-                                            std::to_string(n) + " rows");
+void check_order(SampleOrder& order, index_t n) {
+    require(order.size() == n, "resume: the sample order has " + std::to_string(order.size()) +
+                                   " entries, the data " + std::to_string(n) + " samples");
     std::vector<bool> seen(size_t(n), false);
-    for (const index_t i : order) {
-        require(i >= 0 && i < n && !seen[size_t(i)], "resume: the sample order is not a permutation");
-        seen[size_t(i)] = true;
-    }
+    order.visit([&](const auto& v) {
+        for (const auto i : v) {
+            require(index_t(i) >= 0 && index_t(i) < n && !seen[size_t(i)],
+                    "resume: the sample order is not a permutation");
+            seen[size_t(i)] = true;
+        }
+    });
 }
 
 }  // namespace
+
+void SampleOrder::identity(index_t n, bool wide) {
+    wide_ = wide || n > index_t(UINT32_MAX);
+    narrow_v_.clear();
+    wide_v_.clear();
+    visit([&](auto& v) {
+        v.resize(size_t(n));
+        std::iota(v.begin(), v.end(), 0);
+    });
+}
+
+void SampleOrder::assign(const std::int64_t* values, index_t n, bool wide) {
+    // Entries outside 0..n-1 make it wide, so check_order sees them as they are.
+    wide_ = wide || n > index_t(UINT32_MAX) ||
+            std::any_of(values, values + n, [](std::int64_t v) { return v < 0 || v > UINT32_MAX; });
+    narrow_v_.clear();
+    wide_v_.clear();
+    visit([&](auto& v) {
+        using E = typename std::decay_t<decltype(v)>::value_type;
+        v.resize(size_t(n));
+        for (index_t i = 0; i < n; ++i) v[size_t(i)] = E(values[i]);
+    });
+}
+
+std::vector<std::int64_t> SampleOrder::values() const {
+    std::vector<std::int64_t> out(static_cast<size_t>(size()));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = wide_ ? wide_v_[i] : narrow_v_[i];
+    return out;
+}
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
@@ -83,13 +114,12 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     FitState fresh;
     FitState& st = state ? *state : fresh;
     if (st.epoch == 0) st.rng = o.seed;
-    if (st.order.empty()) {
-        st.order.resize(size_t(n));
-        std::iota(st.order.begin(), st.order.end(), index_t(0));
-    } else {
-        check_order(st.order, n);
+    if (o.shuffle) {
+        if (st.order.empty())
+            st.order.identity(n);
+        else
+            check_order(st.order, n);
     }
-    std::vector<index_t>& order = st.order;
     Batch<T> batch;
     if (o.shuffle) {
         if (train.x.sparse()) {
@@ -114,14 +144,21 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
 
     for (index_t e = st.epoch + 1; e <= o.epochs; ++e) {
         if (o.shuffle)
-            for (index_t i = n - 1; i > 0; --i)
-                std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
+            st.order.visit([&](auto& order) {
+                for (index_t i = n - 1; i > 0; --i)
+                    std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
+            });
         double total = 0.0, penalty = 0.0, seen = 0.0;  // seen: samples, or their weights
         for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
             const index_t b = std::min(bs, n - start);
-            const auto [x, t] =
-                o.shuffle ? gather(train, in, out, order.data() + start, b, batch)
-                          : std::make_pair(train.x.from(start, in), rows_of(train.t, start, out));
+            std::pair<Input<T>, Targets<T>> xt;
+            if (o.shuffle)
+                st.order.visit([&](const auto& order) {
+                    xt = gather(train, in, out, order.data() + start, b, batch);
+                });
+            else
+                xt = {train.x.from(start, in), rows_of(train.t, start, out)};
+            const auto& [x, t] = xt;
             try {
                 const StepLoss l = net.train_step(x, t, b, loss, opt, o.clip_norm, o.l2);
                 // The epoch's loss is the (weighted) per-sample mean over all batches.

@@ -38,13 +38,41 @@ struct FitResult {
     std::vector<double> loss, penalty, val_loss;
 };
 
+// The order of the n samples that the next shuffle permutes: 4-byte entries
+// while n fits in them (half the memory of index_t: the order is the one
+// per-sample buffer fit adds), index_t beyond. Empty: not yet made (0..n-1).
+class SampleOrder {
+public:
+    index_t size() const { return wide_ ? index_t(wide_v_.size()) : index_t(narrow_v_.size()); }
+    bool empty() const { return size() == 0; }
+    bool wide() const { return wide_; }
+    // 0..n-1, in 8-byte entries when wide (else as n requires).
+    void identity(index_t n, bool wide = false);
+    // A copy of values[0..n), in 4-byte entries unless wide or n requires 8.
+    void assign(const std::int64_t* values, index_t n, bool wide = false);
+    std::vector<std::int64_t> values() const;
+    // f(vector of the entries), whichever width they have.
+    template <class F>
+    void visit(F&& f) {
+        if (wide_)
+            f(wide_v_);
+        else
+            f(narrow_v_);
+    }
+
+private:
+    bool wide_ = false;
+    std::vector<std::uint32_t> narrow_v_;
+    std::vector<index_t> wide_v_;
+};
+
 // Where a run stands after its last completed epoch: with the weights, the optimizer and
 // the net's dropout draws, everything the next epoch depends on, so a run saved between
 // epochs resumes bit for bit.
 struct FitState {
     index_t epoch = 0;           // epochs completed; 0: a fresh run, seeded by FitOptions::seed
     std::uint64_t rng = 0;       // the shuffle generator's state
-    std::vector<index_t> order;  // the sample order the next shuffle permutes; empty: 0..n-1
+    SampleOrder order;           // used only when shuffling
     FitResult result;            // the epochs of this call so far
 };
 

@@ -105,9 +105,25 @@ void check(const char* type) {
                                                all.loss.begin() + 3),
            "resumed losses are epochs 4..6", type);
 
+    // The same order in 8-byte entries (as more than 2^32 samples would need) resumes alike.
+    Model<T> wide(l, in, first.params);
+    wide.buf = first.buf;
+    wide.opt.step_count = first.opt.step_count;
+    wide.net.dropout_draws = first.net.dropout_draws;
+    FitState resumed_wide;
+    resumed_wide.epoch = st.epoch;
+    resumed_wide.rng = st.rng;
+    const std::vector<std::int64_t> order = st.order.values();
+    resumed_wide.order.assign(order.data(), n, true);
+    expect(resumed_wide.order.wide() && !st.order.wide(), "the order's widths", type);
+    fit(wide.net, wide.opt, LossSpec{}, train, none, o, go_on, &resumed_wide);
+    expect(wide.params == whole.params, "a wide order resumes as the narrow one", type);
+    expect(resumed_wide.order.values() == resumed.order.values(), "both orders move alike", type);
+
     FitState bad;
     bad.epoch = 1;
-    bad.order.assign(size_t(n), 0);  // not a permutation
+    const std::vector<std::int64_t> zeros(size_t(n), 0);
+    bad.order.assign(zeros.data(), n);  // not a permutation
     ++checks;
     try {
         Model<T> m(l, in, p0);
