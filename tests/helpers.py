@@ -1,9 +1,12 @@
-"""Shared test helpers: tolerances and fastmlp <-> numpy_ref conversion."""
+"""Shared test helpers: tolerances, fastmlp <-> numpy_ref conversion, thread checks."""
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 import fastmlp as fm
+from fastmlp import _core
 
 SIZES = (1, 3, 7, 17, 32, 33, 257)
 DTYPES = ("float64", "float32")
@@ -102,3 +105,14 @@ def small_mlp(seed=2, out=2):
 def reg_data(n=12, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+
+
+@contextlib.contextmanager
+def threads_ran(expected=True):
+    """Asserts that some parallel region inside the block ran on two or more threads (or,
+    with expected=False, none did): a thread-count test whose products were all too small
+    to split would otherwise pass without testing the threaded path."""
+    before = _core._multithreaded_regions()
+    yield
+    grew = _core._multithreaded_regions() > before
+    assert grew == expected, ("no" if expected else "a") + " parallel region ran on 2+ threads"

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from fastmlp import _core
+from helpers import threads_ran
 
 
 @pytest.fixture
@@ -66,7 +68,8 @@ def test_fit_bitwise_identical_for_any_thread_count(dtype, batch_size, shuffle, 
     for n in (1, 2, 3):
         fm.set_num_threads(n)
         assert fm.get_num_threads() == n
-        results.append(_train(dtype, batch_size=batch_size, shuffle=shuffle, opt=opt))
+        with threads_ran(n > 1):
+            results.append(_train(dtype, batch_size=batch_size, shuffle=shuffle, opt=opt))
     for r in results[1:]:
         _assert_identical(results[0], r)
     assert results[0][1][-1] < results[0][1][0]  # it trained
@@ -80,9 +83,10 @@ def test_train_step_and_predict_identical_for_any_thread_count(dtype, restore_th
         fm.set_num_threads(n)
         net = _net(dtype, seed=2)
         opt = fm.optim.Adam(net.parameters(), lr=1e-3)
-        losses = [net.train_step(x, y, optimizer=opt) for _ in range(3)]
-        outs.append(([p.data.copy() for p in net.parameters()], np.array(losses),
-                     net.predict(x)))
+        with threads_ran(n > 1):
+            losses = [net.train_step(x, y, optimizer=opt) for _ in range(3)]
+            outs.append(([p.data.copy() for p in net.parameters()], np.array(losses),
+                         net.predict(x)))
     for r in outs[1:]:
         _assert_identical(outs[0], r)
 
@@ -107,10 +111,11 @@ def test_two_python_threads_training_concurrently_equal_serial(dtype, restore_th
             errors.append(e)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with threads_ran():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert not errors, errors
     for s, c in zip(serial, results):
         _assert_identical(s, c)
@@ -132,10 +137,11 @@ def test_concurrent_fit_and_predict_on_other_model(restore_threads):
         out[0] = _train("float32", seed=5, data_seed=1, batch_size=32, shuffle=True, epochs=3)
 
     t = threading.Thread(target=run)
-    t.start()
-    for _ in range(20):
-        np.testing.assert_array_equal(b.predict(x), want)
-    t.join()
+    with threads_ran():
+        t.start()
+        for _ in range(20):
+            np.testing.assert_array_equal(b.predict(x), want)
+        t.join()
     _assert_identical(serial, out[0])
 
 
@@ -181,7 +187,7 @@ def test_a_model_trains_in_one_thread_at_a_time():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_in_a_forked_child(restore_threads):
     """The parent's worker threads do not exist in a forked child: its training builds
-    new ones and gives the parent's result bit for bit."""
+    new ones (which run parts of its products) and gives the parent's result bit for bit."""
     fm.set_num_threads(2)
     want = _train("float32", epochs=2)  # the parent's pool now exists
     read, write = os.pipe()
@@ -189,8 +195,10 @@ def test_threads_work_in_a_forked_child(restore_threads):
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         ok = False
         try:
+            before = _core._multithreaded_regions()
             got = _train("float32", epochs=2)
-            ok = all(np.array_equal(a, b) for a, b in zip(want[0], got[0]))
+            ok = (all(np.array_equal(a, b) for a, b in zip(want[0], got[0]))
+                  and _core._multithreaded_regions() > before)
         finally:
             os.write(write, b"1" if ok else b"0")
             os._exit(0)
