@@ -1,8 +1,6 @@
 """Shared test helpers: tolerances, fastmlp <-> numpy_ref conversion, thread checks."""
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 import fastmlp as fm
@@ -107,12 +105,25 @@ def reg_data(n=12, seed=0):
     return rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
 
 
-@contextlib.contextmanager
-def threads_ran(expected=True):
-    """Asserts that some parallel region inside the block ran on two or more threads (or,
-    with expected=False, none did): a thread-count test whose products were all too small
-    to split would otherwise pass without testing the threaded path."""
+
+def until_threaded(run, attempts=20):
+    """Calls run() until a parallel region inside it had a part run by a worker as well as
+    by the calling thread, and returns the results of every call (for the test to check
+    each): a thread-count test whose products were too small to split would otherwise pass
+    without testing the threaded path. One call may not show it: a worker that is late
+    (e.g. on a busy machine) leaves its parts to the caller."""
+    results = []
+    for _ in range(attempts):
+        before = _core._multithreaded_regions()
+        results.append(run())
+        if _core._multithreaded_regions() > before:
+            return results
+    raise AssertionError(f"no parallel region ran on 2+ threads in {attempts} calls")
+
+
+def single_threaded(run):
+    """run(), asserting that no parallel region inside it ran on two threads."""
     before = _core._multithreaded_regions()
-    yield
-    grew = _core._multithreaded_regions() > before
-    assert grew == expected, ("no" if expected else "a") + " parallel region ran on 2+ threads"
+    result = run()
+    assert _core._multithreaded_regions() == before, "a parallel region ran on 2+ threads"
+    return result

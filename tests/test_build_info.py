@@ -2,7 +2,7 @@
 import numpy as np
 
 import fastmlp as fm
-from helpers import mlp, threads_ran
+from helpers import mlp, single_threaded, until_threaded
 
 
 def test_build_info():
@@ -22,14 +22,12 @@ def test_set_and_get_num_threads(rng):
     try:
         fm.set_num_threads(1)
         assert fm.get_num_threads() == 1
-        with threads_ran(False):
-            one = net(x)
+        one = single_threaded(lambda: net(x))
         assert fm.build_info()["openmp"]  # tests/test_threads.py needs it too
         fm.set_num_threads(2)
         assert fm.get_num_threads() == 2
-        with threads_ran():  # repeated: a worker slow to start leaves its part to the caller
-            for _ in range(5):
-                np.testing.assert_array_equal(net(x), one)
+        for two in until_threaded(lambda: net(x)):
+            np.testing.assert_array_equal(two, one)
     finally:
         fm.set_num_threads(original)
     assert fm.get_num_threads() == original
