@@ -104,7 +104,6 @@ def test_two_python_threads_training_concurrently_equal_serial(dtype, restore_th
                  opt="sgd")]
     serial = [_train(**j) for j in jobs]
 
-
     def concurrently():
         results = [None, None]
         errors = []
