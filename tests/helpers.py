@@ -1,9 +1,10 @@
-"""Shared test helpers: tolerances and fastmlp <-> numpy_ref conversion."""
+"""Shared test helpers: tolerances, fastmlp <-> numpy_ref conversion, thread checks."""
 from __future__ import annotations
 
 import numpy as np
 
 import fastmlp as fm
+from fastmlp import _core
 
 SIZES = (1, 3, 7, 17, 32, 33, 257)
 DTYPES = ("float64", "float32")
@@ -102,3 +103,27 @@ def small_mlp(seed=2, out=2):
 def reg_data(n=12, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+
+
+
+def until_threaded(run, attempts=20):
+    """Calls run() until a parallel region inside it had a part run by a worker as well as
+    by the calling thread, and returns the results of every call (for the test to check
+    each): a thread-count test whose products were too small to split would otherwise pass
+    without testing the threaded path. One call may not show it: a worker that is late
+    (e.g. on a busy machine) leaves its parts to the caller."""
+    results = []
+    for _ in range(attempts):
+        before = _core._multithreaded_regions()
+        results.append(run())
+        if _core._multithreaded_regions() > before:
+            return results
+    raise AssertionError(f"no parallel region ran on 2+ threads in {attempts} calls")
+
+
+def single_threaded(run):
+    """run(), asserting that no parallel region inside it ran on two threads."""
+    before = _core._multithreaded_regions()
+    result = run()
+    assert _core._multithreaded_regions() == before, "a parallel region ran on 2+ threads"
+    return result

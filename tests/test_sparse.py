@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 import fastmlp as fm
-from helpers import assert_close
+from helpers import assert_close, single_threaded, until_threaded
 
 DTYPES = ("float32", "float64")
 
@@ -189,19 +189,23 @@ def test_all_zero_columns_get_no_gradient(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bitwise_identical_on_1_and_2_threads(dtype, restore_threads):
-    # 512 rows x 300 columns at 10%: 256-row batches are ~2 MFLOP per sparse product, past
-    # the core's threading threshold.
-    x = sparse_x(n=512, d=300, density=0.1)
+    # 512 rows x 300 columns at 20% into 256 units: 256-row batches are ~8 MFLOP per sparse
+    # product, past the core's threading threshold (4 MFLOP).
+    x = sparse_x(n=512, d=300, density=0.2)
     y = targets(x)
-    runs = []
-    for threads in (1, 2):
-        fm.set_num_threads(threads)
-        m = net(dtype, d=300, hidden=80)
+
+    def run():
+        m = net(dtype, d=300, hidden=256)
         hist = m.fit(x, y, epochs=2, batch_size=256, seed=3)
         r = m.fit_lbfgs(x, y, max_iter=3)
-        runs.append((m.flat_parameters().copy(), hist.loss, r.f, m.predict(x)))
-    for a, b in zip(*runs):
-        np.testing.assert_array_equal(a, b)
+        return m.flat_parameters().copy(), hist.loss, r.f, m.predict(x)
+
+    fm.set_num_threads(1)
+    one = single_threaded(run)
+    fm.set_num_threads(2)
+    for two in until_threaded(run):
+        for a, b in zip(one, two):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_import_does_not_load_scipy():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from helpers import single_threaded, until_threaded
 
 
 @pytest.fixture
@@ -62,11 +63,15 @@ def test_openmp_available():
                                                     (96, True, "sgd")])
 def test_fit_bitwise_identical_for_any_thread_count(dtype, batch_size, shuffle, opt,
                                                     restore_threads):
-    results = []
-    for n in (1, 2, 3):
+    def train():
+        return _train(dtype, batch_size=batch_size, shuffle=shuffle, opt=opt)
+
+    fm.set_num_threads(1)
+    results = [single_threaded(train)]
+    for n in (2, 3):
         fm.set_num_threads(n)
         assert fm.get_num_threads() == n
-        results.append(_train(dtype, batch_size=batch_size, shuffle=shuffle, opt=opt))
+        results += until_threaded(train)
     for r in results[1:]:
         _assert_identical(results[0], r)
     assert results[0][1][-1] < results[0][1][0]  # it trained
@@ -75,14 +80,18 @@ def test_fit_bitwise_identical_for_any_thread_count(dtype, batch_size, shuffle, 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_train_step_and_predict_identical_for_any_thread_count(dtype, restore_threads):
     x, y = _data(dtype=np.dtype(dtype), seed=3)
-    outs = []
-    for n in (1, 2, 3):
-        fm.set_num_threads(n)
+
+    def run():
         net = _net(dtype, seed=2)
         opt = fm.optim.Adam(net.parameters(), lr=1e-3)
         losses = [net.train_step(x, y, optimizer=opt) for _ in range(3)]
-        outs.append(([p.data.copy() for p in net.parameters()], np.array(losses),
-                     net.predict(x)))
+        return [p.data.copy() for p in net.parameters()], np.array(losses), net.predict(x)
+
+    fm.set_num_threads(1)
+    outs = [single_threaded(run)]
+    for n in (2, 3):
+        fm.set_num_threads(n)
+        outs += until_threaded(run)
     for r in outs[1:]:
         _assert_identical(outs[0], r)
 
@@ -95,25 +104,29 @@ def test_two_python_threads_training_concurrently_equal_serial(dtype, restore_th
                  opt="sgd")]
     serial = [_train(**j) for j in jobs]
 
-    results = [None, None]
-    errors = []
-    barrier = threading.Barrier(2)
+    def concurrently():
+        results = [None, None]
+        errors = []
+        barrier = threading.Barrier(2)
 
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = _train(**jobs[i])
-        except BaseException as e:  # noqa: BLE001 - report in the main thread
-            errors.append(e)
+        def run(i):
+            try:
+                barrier.wait()
+                results[i] = _train(**jobs[i])
+            except BaseException as e:  # noqa: BLE001 - report in the main thread
+                errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    for s, c in zip(serial, results):
-        _assert_identical(s, c)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        return results
+
+    for results in until_threaded(concurrently):
+        for s, c in zip(serial, results):
+            _assert_identical(s, c)
     # the two jobs really are different trainings
     assert not np.array_equal(serial[0][1][:3], serial[1][1][:3])
 
@@ -126,17 +139,23 @@ def test_concurrent_fit_and_predict_on_other_model(restore_threads):
     x, _ = _data(seed=9)
     b = _net("float32", seed=6)
     want = b.predict(x)
-    out = [None]
 
-    def run():
-        out[0] = _train("float32", seed=5, data_seed=1, batch_size=32, shuffle=True, epochs=3)
+    def fit_a_while_predicting_b():
+        out = [None]
 
-    t = threading.Thread(target=run)
-    t.start()
-    for _ in range(20):
-        np.testing.assert_array_equal(b.predict(x), want)
-    t.join()
-    _assert_identical(serial, out[0])
+        def run():
+            out[0] = _train("float32", seed=5, data_seed=1, batch_size=32, shuffle=True,
+                            epochs=3)
+
+        t = threading.Thread(target=run)
+        t.start()
+        for _ in range(20):
+            np.testing.assert_array_equal(b.predict(x), want)
+        t.join()
+        return out[0]
+
+    for got in until_threaded(fit_a_while_predicting_b):
+        _assert_identical(serial, got)
 
 
 def test_default_thread_count_follows_the_cpu_affinity():
@@ -181,7 +200,7 @@ def test_a_model_trains_in_one_thread_at_a_time():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_in_a_forked_child(restore_threads):
     """The parent's worker threads do not exist in a forked child: its training builds
-    new ones and gives the parent's result bit for bit."""
+    new ones (which run parts of its products) and gives the parent's result bit for bit."""
     fm.set_num_threads(2)
     want = _train("float32", epochs=2)  # the parent's pool now exists
     read, write = os.pipe()
@@ -189,8 +208,8 @@ def test_threads_work_in_a_forked_child(restore_threads):
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         ok = False
         try:
-            got = _train("float32", epochs=2)
-            ok = all(np.array_equal(a, b) for a, b in zip(want[0], got[0]))
+            ok = all(all(np.array_equal(a, b) for a, b in zip(want[0], got[0]))
+                     for got in until_threaded(lambda: _train("float32", epochs=2)))
         finally:
             os.write(write, b"1" if ok else b"0")
             os._exit(0)

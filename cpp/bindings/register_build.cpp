@@ -4,6 +4,7 @@
 #include "fastmlp/build_info.h"
 #include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/gemm.h"
+#include "fastmlp/parallel.h"
 #include "support.h"
 
 namespace fastmlp {
@@ -44,6 +45,8 @@ void register_build(py::module_& m) {
         d["isa_runnable"] = isa_runnable();
         return d;
     });
+    // For tests: grows when a parallel region ran on more than one thread.
+    m.def("_multithreaded_regions", &multithreaded_regions);
     // For tests and benches: re-choose the GEMM micro-kernels ("" = best).
     m.def("_select_isa", [](const std::string& r) { return std::string(gemm_select_isa(r.c_str())); },
           "isa"_a);

@@ -48,6 +48,10 @@ inline index_t split_point(index_t total, index_t unit, int parts, int p) {
 using ParallelTask = void (*)(void* ctx, int t);
 void run_parallel(int nt, ParallelTask task, void* ctx);
 
+// How many regions so far had parts run by a worker as well as the caller: the
+// tests' proof that the threaded path ran (process-wide, never reset).
+long long multithreaded_regions();
+
 // Runs body(t) for t in [0, nt) on up to nt threads. body must not throw, and
 // must not care which thread runs which t (per-thread scratch is thread_local).
 template <class F>

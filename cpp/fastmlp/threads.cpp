@@ -76,6 +76,8 @@ std::atomic<unsigned> g_forks{0};
 [[maybe_unused]] const int g_atfork_registered = pthread_atfork(nullptr, nullptr, [] { ++g_forks; });
 #endif
 
+std::atomic<long long> g_multithreaded_regions{0};  // multithreaded_regions()
+
 // Parts of a job are claimed, not assigned: whoever is free takes the next
 // one, the caller included. Which thread runs a part never changes its result
 // (parts write disjoint outputs), and a worker that is late (asleep, or
@@ -104,7 +106,7 @@ public:
         ctx_ = ctx;
         done_.store(0, std::memory_order_relaxed);
         publish(parts);
-        run_parts(seq_);
+        run_parts(seq_, false);
         // Parts still running elsewhere: spin, but give the core away after a
         // while in case their thread was descheduled.
         for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
@@ -113,6 +115,8 @@ public:
             else
                 std::this_thread::yield();
         }
+        if (helped_.exchange(false, std::memory_order_relaxed))
+            g_multithreaded_regions.fetch_add(1, std::memory_order_relaxed);
     }
 
 private:
@@ -131,11 +135,13 @@ private:
     }
 
     // Runs unclaimed parts of job seq until none is left.
-    void run_parts(std::uint64_t seq) {
+    void run_parts(std::uint64_t seq, bool worker) {
         std::uint64_t j = job_.load(std::memory_order_acquire);
         while (seq_of(j) == seq && next_of(j) < parts_of(j)) {
             if (job_.compare_exchange_weak(j, j + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire)) {
+                // Seen by run() through done_'s release/acquire.
+                if (worker) helped_.store(true, std::memory_order_relaxed);
                 task_(ctx_, int(next_of(j)));
                 done_.fetch_add(1, std::memory_order_release);
                 j = job_.load(std::memory_order_acquire);
@@ -178,7 +184,7 @@ private:
         for (;;) {
             seen = next_job(seen);
             if (stop_.load()) return;
-            run_parts(seen);
+            run_parts(seen, true);
         }
     }
 
@@ -189,6 +195,7 @@ private:
     std::atomic<int> done_{0};
     std::atomic<int> sleepers_{0};
     std::atomic<bool> stop_{false};
+    std::atomic<bool> helped_{false};  // a worker ran a part of the current job
     // Written before a job is published, read by the threads that claim its parts.
     ParallelTask task_ = nullptr;
     void* ctx_ = nullptr;
@@ -226,6 +233,8 @@ bool openmp_enabled() {
     return false;
 #endif
 }
+
+long long multithreaded_regions() { return g_multithreaded_regions.load(std::memory_order_relaxed); }
 
 void run_parallel(int nt, ParallelTask task, void* ctx) {
     if (nt <= 1) {

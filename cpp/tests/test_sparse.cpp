@@ -2,7 +2,7 @@
 // the dense ones (with and without bias, fused activations, accumulation), Net
 // forward/backward/train_step, fit (shuffled minibatches, sample weights, sparse
 // validation data) and fit_lbfgs, float and double; results bitwise the same on
-// 1 and 2 threads; and that bad CSR structure and CSR into a network not
+// 1 and 2 threads (with 2 seen to run); and that bad CSR structure and CSR into a network not
 // starting with a Linear are refused.
 // Built with -DFASTMLP_CPP_TESTS=ON and run by ctest.
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fastmlp/lbfgs.h"
+#include "fastmlp/parallel.h"
 
 using namespace fastmlp;
 
@@ -214,18 +215,22 @@ void check_net(const char* type) {
     });
 }
 
-// Big enough for the kernels to take 2 threads: every result bitwise the same on 1.
+// Big enough for the kernels to take 2 threads (a 256-row batch's sparse
+// product is ~8 MFLOP, past parallel.h's kParallelMinFlops): every result
+// bitwise the same on 1.
 template <class T>
 void check_threads(const char* type) {
     std::mt19937_64 rng(4);
-    const index_t n = 512, in = 300, hidden = 80;
-    const Sparse<T> x = random_csr<T>(n, in, 0.1, rng);
+    const index_t n = 512, in = 300, hidden = 256;
+    const Sparse<T> x = random_csr<T>(n, in, 0.2, rng);
     const std::vector<T> y = uniform<T>(size_t(n), rng);
     const std::vector<LayerSpec> layers = mlp(in, hidden, 1);
     const std::vector<T> p0 = uniform<T>(size_t(param_count(layers)), rng);
     std::vector<T> params[2], preds[2];
+    long long regions = 0;
     for (int threads = 1; threads <= 2; ++threads) {
         set_num_threads(threads);
+        regions = multithreaded_regions();
         Model<T> mdl(layers, in, p0);
         FitOptions o;
         o.epochs = 2;
@@ -237,6 +242,11 @@ void check_threads(const char* type) {
         preds[threads - 1].resize(size_t(n));
         std::vector<T> scratch(size_t(mdl.net.predict_scratch(n)));
         mdl.net.predict(x.csr(), n, preds[threads - 1].data(), scratch.data());
+    }
+    ++checks;
+    if (openmp_enabled() && multithreaded_regions() == regions) {
+        ++failures;
+        std::printf("MISMATCH %s: nothing ran on 2 threads\n", type);
     }
     set_num_threads(1);
     expect_same("weights after fit on 1 and 2 threads", type, params[0], params[1]);

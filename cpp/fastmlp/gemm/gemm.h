@@ -23,11 +23,6 @@ template <class T>
 void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C,
           bool accumulate, const Epilogue<T>* ep = nullptr);
 
-// Naive triple loop with the same contract: the oracle for tests and benches.
-template <class T>
-void gemm_ref(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C,
-              bool accumulate, const Epilogue<T>* ep = nullptr);
-
 // Name of the micro-kernel chosen at run time ("portable", "avx2", "avx512", "neon").
 const char* gemm_isa();
 
