@@ -505,3 +505,18 @@ def test_finiteness_is_checked_in_blocks_without_a_full_size_mask():
     x[123_456, 7] = np.inf
     with pytest.raises(ValueError, match="x contains NaN or Inf"):
         net.fit(x, y, epochs=1)
+
+
+@pytest.mark.parametrize("call", ["train_step", "fit", "fit_lbfgs"])
+def test_backward_after_a_training_call_needs_a_new_forward(call):
+    """A training call's forward read its own x (for fit, batch buffers freed on return; for
+    a float64 x, the converted copy): backward may not reuse it. ASan found backward after
+    fit reading fit's freed batch."""
+    net = fm.Sequential(fm.Linear(3, 4), fm.ReLU(), fm.Linear(4, 2), seed=0)
+    x, y = np.ones((5, 3)), np.zeros((5, 2))  # float64: converted for the float32 net
+    net.forward(np.ones((5, 3), np.float32))
+    getattr(net, call)(x, y) if call != "fit" else net.fit(x, y, epochs=1, batch_size=2)
+    with pytest.raises(RuntimeError, match="before forward"):
+        net.backward(np.ones((5, 2), np.float32))
+    net.forward(np.ones((5, 3), np.float32))
+    assert net.backward(np.ones((5, 2), np.float32)).shape == (5, 3)

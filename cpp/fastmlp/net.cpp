@@ -253,6 +253,12 @@ StepLoss Net<T>::loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& 
     const T* out = forward(x, n);
     T* g = grad_buf(0);
     StepLoss r;
+    // Whatever happens next, the forward cache points at the caller's rows, which may be
+    // gone (fit's batch buffers, a converted copy): backward() must not read them again.
+    struct Forget {
+        bool& f;
+        ~Forget() { f = false; }
+    } forget{have_forward_};
     r.value = loss_forward(loss, out, t, n, out_, g);
     if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
     backward(g, nullptr, accumulate);

@@ -78,6 +78,8 @@ public:
     // Backpropagates gout (n x out, consumed). accumulate=false overwrites the gradients
     // instead of adding to them. dx (n x in) is written when non-null (dense input only).
     void backward(const T* gout, T* dx, bool accumulate);
+    // Afterwards backward() needs a new forward(): x is the caller's and may not outlive
+    // the call.
     // Overwrites the gradients with those of loss + l2 / 2 * sum(W^2) / denom, where W
     // runs over the Linear weights (not the biases) and denom is what the loss's mean
     // divides by (loss_denominator): the penalty joins the summed loss, as

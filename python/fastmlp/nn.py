@@ -788,7 +788,8 @@ class Sequential(Module):
         Raises
         ------
         RuntimeError
-            If no ``forward`` came first.
+            If no ``forward`` came first, or a ``train_step``, ``fit`` or ``fit_lbfgs``
+            came after it (their inputs need not outlive them).
         """
         with self._exclusive("backward"):
             if not self._has_forward:
@@ -862,7 +863,7 @@ class Sequential(Module):
                                            self.dtype, labels, finite=False)
             w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
             native = self._optimizer(optimizer).native
-            self._has_forward = True
+            self._has_forward = False  # backward needs a forward of its own afterwards
             y_arg, labels_arg = (None, ya) if labels else (ya, None)
             clip = float(clip_grad_norm)
             l2 = _checks.non_negative(weight_l2, "weight_l2")
@@ -999,6 +1000,7 @@ class Sequential(Module):
             On Ctrl-C.
         """
         with self._exclusive("fit"):
+            self._has_forward = False  # its steps' inputs are gone afterwards
             return training.fit(self, self._impl, self._optimizer(optimizer), x, y, loss, epochs,
                                 batch_size, shuffle, seed, log_every, callback, validation_data,
                                 **extras)
@@ -1039,6 +1041,7 @@ class Sequential(Module):
             The final objective, iterations, evaluations, status and message.
         """
         with self._exclusive("fit_lbfgs"):
+            self._has_forward = False
             return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
                                       weight_l2, sample_weight, callback)
 
