@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 #include <utility>
 
 #include "fastmlp/rng.h"
@@ -81,8 +82,9 @@ void SampleOrder::identity(index_t n, bool wide) {
     narrow_v_.clear();
     wide_v_.clear();
     visit([&](auto& v) {
+        using E = typename std::decay_t<decltype(v)>::value_type;  // (an int start would overflow)
         v.resize(size_t(n));
-        std::iota(v.begin(), v.end(), 0);
+        std::iota(v.begin(), v.end(), E(0));
     });
 }
 
