@@ -89,13 +89,17 @@ void check(const char* type) {
         &st);
     expect(reported == 3 && st.epoch == 3, "three epochs reported", type);
 
+    // m and s take up where `first` stopped (the order is the caller's to set).
+    const auto continue_first = [&](Model<T>& m, FitState& s) {
+        m.buf = first.buf;
+        m.opt.step_count = first.opt.step_count;
+        m.net.dropout_draws = first.net.dropout_draws;
+        s.epoch = st.epoch;
+        s.rng = st.rng;
+    };
     Model<T> second(l, in, first.params);
-    second.buf = first.buf;
-    second.opt.step_count = first.opt.step_count;
-    second.net.dropout_draws = first.net.dropout_draws;
     FitState resumed;
-    resumed.epoch = st.epoch;
-    resumed.rng = st.rng;
+    continue_first(second, resumed);
     resumed.order = st.order;
     o.epochs = 6;
     const FitResult rest = fit(second.net, second.opt, LossSpec{}, train, none, o, go_on, &resumed);
@@ -107,12 +111,8 @@ void check(const char* type) {
 
     // The same order in 8-byte entries (as more than 2^32 samples would need) resumes alike.
     Model<T> wide(l, in, first.params);
-    wide.buf = first.buf;
-    wide.opt.step_count = first.opt.step_count;
-    wide.net.dropout_draws = first.net.dropout_draws;
     FitState resumed_wide;
-    resumed_wide.epoch = st.epoch;
-    resumed_wide.rng = st.rng;
+    continue_first(wide, resumed_wide);
     const std::vector<std::int64_t> order = st.order.values();
     resumed_wide.order.assign(order.data(), n, true);
     expect(resumed_wide.order.wide() && !st.order.wide(), "the order's widths", type);
