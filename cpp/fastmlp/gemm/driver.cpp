@@ -126,28 +126,28 @@ TileEpilogue<T> shifted(TileEpilogue<T> t, index_t i, index_t j) {
     if (t.bias) t.bias += j;
     if (t.dact_x) t.dact_x += i * t.rs_dact + j;
     if (t.act_out) t.act_out += i * t.rs_act + j;
+    if (t.colsum_b) t.colsum_b += j;
+    if (t.rowsum_a) t.rowsum_a += i;
     return t;
 }
 
 // One m x n tile (n <= wide_nr; m <= mr, n <= nr unless C has unit columns),
-// with the fused epilogue tep (only with unit columns) at C(i, j). A C with
-// non-unit column stride goes via a contiguous tile, combined with C exactly
-// as the kernels combine it.
+// with the fused epilogue tep at C(i, j) (with non-unit columns its sums only).
+// A C with non-unit column stride goes via a contiguous tile, combined with C
+// exactly as the kernels combine it.
 template <class T>
 void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a, index_t rs_a,
           index_t cs_a, const T* b, index_t rs_b, Mat<T> C, index_t i, index_t j, bool acc,
           const TileEpilogue<T>* tep = nullptr) {
-    const bool packed = rs_a == 1 && cs_a == uk.mr && rs_b == uk.nr && m == uk.mr && n == uk.nr;
+    const bool packed =
+        !tep && rs_a == 1 && cs_a == uk.mr && rs_b == uk.nr && m == uk.mr && n == uk.nr;
+    const TileEpilogue<T> t = tep ? shifted(*tep, i, j) : TileEpilogue<T>{};
     if (C.cs == 1) {
         T* c = &C(i, j);
-        if (packed && !tep) {
+        if (packed)
             uk.packed(kc, a, b, c, C.rs, acc);
-        } else if (tep) {
-            const TileEpilogue<T> t = shifted(*tep, i, j);
-            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc, &t);
-        } else {
-            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc, nullptr);
-        }
+        else
+            uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, c, C.rs, acc, tep ? &t : nullptr);
         return;
     }
     T buf[kMaxTile];
@@ -155,7 +155,7 @@ void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a
     if (packed)
         uk.packed(kc, a, b, buf, nr, false);
     else
-        uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, buf, nr, false, nullptr);
+        uk.strided(m, n, kc, a, rs_a, cs_a, b, rs_b, buf, nr, false, tep ? &t : nullptr);
     for (index_t r = 0; r < m; ++r)
         for (index_t s = 0; s < n; ++s) {
             T& c = C(i + r, j + s);
@@ -181,8 +181,13 @@ void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
             const index_t n = std::min<index_t>(nw, P.N - j);
             const T* b = bp ? bp + j * P.K : &P.B(0, j);
             const index_t rs_b = bp ? uk.nr : P.B.rs;
+            // Each column's sum once (with the first rows), each row's once (with
+            // the first columns).
+            TileEpilogue<T> t = P.tep ? *P.tep : TileEpilogue<T>{};
+            if (i != 0) t.colsum_b = nullptr;
+            if (j != 0) t.rowsum_a = nullptr;
             tile(uk, m, n, P.K, &P.A(i, 0), P.A.rs, P.A.cs, b, rs_b, P.C, i, j, P.accumulate,
-                 P.tep);
+                 P.tep ? &t : nullptr);
         }
         if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
     }
@@ -285,6 +290,7 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
     if (N == 0) return;
     if (N == 1) C.cs = B.cs = 1;  // one column: its stride is never used; unit takes the fast paths
     const Epilogue<T>* block_ep = has_block_epilogue(ep) ? ep : nullptr;
+    T* colsum = ep ? ep->colsum_b : nullptr;  // still to add: null once a kernel took it
     if (M > 0 && K == 0) {
         if (!accumulate)
             for (index_t i = 0; i < M; ++i)
@@ -293,10 +299,18 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
     } else if (M > 0) {
         const GemmUkernel<T>& uk = ukernel<T>();
         Problem<T> P{uk, M, N, K, A, B, C, accumulate, block_ep, nullptr};
-        // The dot and direct paths fuse what they can of the epilogue into the kernels.
+        // The dot and direct paths fuse what they can of the epilogue into the kernels,
+        // the direct ones B's column sums too.
         TileEpilogue<T> tep;
         auto fuse = [&] {
             if (block_ep && fusable(*block_ep, C, N, tep)) P.ep = nullptr, P.tep = &tep;
+        };
+        auto fuse_colsum = [&] {
+            fuse();
+            if (!colsum) return;
+            tep.colsum_b = colsum;
+            P.tep = &tep;
+            colsum = nullptr;
         };
         const double bytes = double(sizeof(T)) * (double(M) * double(K) + double(K) * double(N) +
                                                   double(M) * double(N));
@@ -308,18 +322,22 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
             // Few columns and A stored by columns: C^T = B^T A^T keeps the kernel's
             // vectors along M instead of mostly empty along N, and with N <= mr
             // rows it is a single row block that reads A once.
+            // B's column sums are the rows sums of B^T.
+            TileEpilogue<T> sums;
+            sums.rowsum_a = colsum;
+            colsum = nullptr;
             const Problem<T> PT{uk, N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate,
-                                nullptr, nullptr};
+                                nullptr, sums.rowsum_a ? &sums : nullptr};
             run_direct(PT, nt);
             if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
         } else if (K * N <= (M <= kDirectFewRows ? kDirectMaxBFewRows : kDirectMaxB)) {
-            fuse();
+            fuse_colsum();
             run_direct(P, nt);
         } else {
             run_packed(P, nt);
         }
     }
-    if (ep && ep->colsum_b) colsum_block(ep->colsum_b, B, K, 0, N);
+    if (colsum) colsum_block(colsum, B, K, 0, N);
 }
 
 template void gemm<float>(index_t, index_t, index_t, CMat<float>, CMat<float>, Mat<float>, bool,

@@ -18,6 +18,12 @@ struct TileEpilogue {
     T* act_out = nullptr;
     std::int64_t rs_act = 0;
     bool act_relu = false;  // act_out gets relu(c), else c
+    // Sums over k that `strided` adds in k order while the operands pass through
+    // its registers (a bias gradient at no extra read), once per call: for each
+    // column j < n, colsum_b[j] += sum_k B(k, j); for each row i < m,
+    // rowsum_a[i] += sum_k A(i, k). At most one of them is set.
+    T* colsum_b = nullptr;
+    T* rowsum_a = nullptr;
 };
 
 template <class T>

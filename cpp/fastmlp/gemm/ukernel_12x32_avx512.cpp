@@ -18,11 +18,22 @@ constexpr int ACC = 24;  // accumulator registers of the strided kernels
 
 // Half h of v's lanes. The hsums below sum the lanes as a fixed halving tree
 // (lane i + L/2 onto lane i, then i + L/4, ...), as the other ISAs' do, in
-// registers. (The masked extract: GCC 12 warns on the plain one's, and the
-// cast's, undefined pass-through operand.)
+// registers. (The masked extract and shuffles: GCC 12 warns on the plain
+// ones', and the cast's, undefined pass-through operand.)
 template <int h>
 __m256d half(__m512d v) {
     return _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, v, h);
+}
+
+// 128-bit quarters of a and b picked by imm as _mm512_shuffle_f32x4 does: two of
+// a, then two of b.
+template <int imm>
+__m512 quarters(__m512 a, __m512 b) {
+    return _mm512_mask_shuffle_f32x4(_mm512_setzero_ps(), 0xFFFF, a, b, imm);
+}
+template <int imm>
+__m512d quarters(__m512d a, __m512d b) {
+    return _mm512_mask_shuffle_f64x2(_mm512_setzero_pd(), 0xFF, a, b, imm);
 }
 
 struct F32 {
@@ -52,6 +63,24 @@ struct F32 {
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
     }
+    // out[r] = hsum(v[r]) for 8 rows, the same tree run on all of them at once:
+    // each step halves the lanes per row and doubles the rows per register.
+    static constexpr int kDotRows = 8;
+    static void hsums(const V* v, T* out) {
+        V w[4], x[2];
+        for (int p = 0; p < 4; ++p)  // lane i + 8: [row 2p | row 2p+1], 8 lanes each
+            w[p] = add(quarters<0x44>(v[2 * p], v[2 * p + 1]),
+                       quarters<0xEE>(v[2 * p], v[2 * p + 1]));
+        for (int p = 0; p < 2; ++p)  // lane i + 4: rows 4p..4p+3, 4 lanes each
+            x[p] = add(quarters<0x88>(w[2 * p], w[2 * p + 1]),
+                       quarters<0xDD>(w[2 * p], w[2 * p + 1]));
+        // lane i + 2: quarter q holds rows q and q + 4, 2 lanes each; then lane i + 1
+        const V y = add(_mm512_mask_shuffle_ps(zero(), 0xFFFF, x[0], x[1], 0x44),
+                        _mm512_mask_shuffle_ps(zero(), 0xFFFF, x[0], x[1], 0xEE));
+        T lanes[L];
+        store(lanes, add(y, _mm512_mask_movehdup_ps(zero(), 0xFFFF, y)));
+        for (int q = 0; q < 4; ++q) out[q] = lanes[4 * q], out[q + 4] = lanes[4 * q + 2];
+    }
 };
 
 struct F64 {
@@ -77,6 +106,22 @@ struct F64 {
         const __m256d s4 = _mm256_add_pd(half<0>(v), half<1>(v));
         const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
         return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    // As F32::hsums, for 8 rows of 8 lanes.
+    static constexpr int kDotRows = 8;
+    static void hsums(const V* v, T* out) {
+        V w[4], x[2];
+        for (int p = 0; p < 4; ++p)  // lane i + 4: [row 2p | row 2p+1], 4 lanes each
+            w[p] = add(quarters<0x44>(v[2 * p], v[2 * p + 1]),
+                       quarters<0xEE>(v[2 * p], v[2 * p + 1]));
+        for (int p = 0; p < 2; ++p)  // lane i + 2: rows 4p..4p+3, 2 lanes each
+            x[p] = add(quarters<0x88>(w[2 * p], w[2 * p + 1]),
+                       quarters<0xDD>(w[2 * p], w[2 * p + 1]));
+        // lane i + 1: quarter q holds rows q and q + 4
+        T lanes[L];
+        store(lanes, add(_mm512_mask_unpacklo_pd(zero(), 0xFF, x[0], x[1]),
+                         _mm512_mask_unpackhi_pd(zero(), 0xFF, x[0], x[1])));
+        for (int q = 0; q < 4; ++q) out[q] = lanes[2 * q], out[q + 4] = lanes[2 * q + 1];
     }
 };
 

@@ -40,6 +40,20 @@ struct F32 {
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
     }
+    // out[r] = hsum(v[r]) for 4 rows, the same tree run on all of them at once:
+    // each step halves the lanes per row and doubles the rows per register.
+    static constexpr int kDotRows = 4;
+    static void hsums(const V* v, T* out) {
+        V w[2];
+        for (int p = 0; p < 2; ++p)  // lane i + 4: [row 2p | row 2p+1], 4 lanes each
+            w[p] = add(_mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x20),
+                       _mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x31));
+        // lane i + 2: half h holds rows h and h + 2, 2 lanes each; then lane i + 1
+        const V y = add(_mm256_shuffle_ps(w[0], w[1], 0x44), _mm256_shuffle_ps(w[0], w[1], 0xEE));
+        T lanes[L];
+        store(lanes, add(y, _mm256_movehdup_ps(y)));
+        out[0] = lanes[0], out[1] = lanes[4], out[2] = lanes[2], out[3] = lanes[6];
+    }
 };
 
 struct F64 {
@@ -64,6 +78,17 @@ struct F64 {
     static T hsum(V v) {
         __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
         return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    // As F32::hsums, for 4 rows of 4 lanes.
+    static constexpr int kDotRows = 4;
+    static void hsums(const V* v, T* out) {
+        V w[2];
+        for (int p = 0; p < 2; ++p)  // lane i + 2: [row 2p | row 2p+1], 2 lanes each
+            w[p] = add(_mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x20),
+                       _mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x31));
+        T lanes[L];  // lane i + 1: rows 0, 2, 1, 3
+        store(lanes, add(_mm256_unpacklo_pd(w[0], w[1]), _mm256_unpackhi_pd(w[0], w[1])));
+        out[0] = lanes[0], out[1] = lanes[2], out[2] = lanes[1], out[3] = lanes[3];
     }
 };
 

@@ -64,6 +64,10 @@ struct F32 {
         if (n == 3) vst1q_lane_f32(p + 2, v, 2);
     }
     static T hsum(V v) { return vaddvq_f32(v); }
+    static constexpr int kDotRows = 4;
+    static void hsums(const V* v, T* out) {
+        for (int r = 0; r < kDotRows; ++r) out[r] = hsum(v[r]);
+    }
 };
 
 struct F64 {
@@ -90,6 +94,10 @@ struct F64 {
     static V mload(const T* p, Mask) { return vcombine_f64(vld1_f64(p), vdup_n_f64(0)); }
     static void mstore(T* p, Mask, V v) { vst1q_lane_f64(p, v, 0); }
     static T hsum(V v) { return vaddvq_f64(v); }
+    static constexpr int kDotRows = 4;
+    static void hsums(const V* v, T* out) {
+        for (int r = 0; r < kDotRows; ++r) out[r] = hsum(v[r]);
+    }
 };
 
 // Not measured on hardware yet; sized for the smallest common per-core caches

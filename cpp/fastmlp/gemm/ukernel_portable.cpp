@@ -55,6 +55,19 @@ void ukernel_strided(i64 m, i64 n, i64 kc, const T* a, i64 rs_a, i64 cs_a, const
             if (ep) epilogue_row(*ep, i0 + i, n, ci);
         }
     }
+    // The sums in k order, as the SIMD kernels add them.
+    if (ep && ep->colsum_b)
+        for (i64 j = 0; j < n; ++j) {
+            T s = T(0);
+            for (i64 k = 0; k < kc; ++k) s += b[k * rs_b + j];
+            ep->colsum_b[j] += s;
+        }
+    if (ep && ep->rowsum_a)
+        for (i64 i = 0; i < m; ++i) {
+            T s = T(0);
+            for (i64 k = 0; k < kc; ++k) s += a[i * rs_a + k * cs_a];
+            ep->rowsum_a[i] += s;
+        }
 }
 
 template <class T>

@@ -1,8 +1,9 @@
 // The SIMD micro-kernels shared by the x86 and NEON kernel files, written once
 // over a vector-traits type S (T, V, Mask, lane count L; zero, load, bcast,
 // fma, add, mul, store, mask, mload, mstore, hsum; relu(c) = c < 0 ? 0 : c
-// keeping NaN; step(x) = x > 0 ? 1 : 0; fma_lane if a packed kernel uses
-// LANES). Each ISA file includes this after defining its traits and compiles
+// keeping NaN; step(x) = x > 0 ? 1 : 0; hsums(v, out), the hsums of
+// kDotRows registers at once, in the same bits; fma_lane if a packed kernel
+// uses LANES). Each ISA file includes this after defining its traits and compiles
 // it with its own target flags. Everything here has internal linkage
 // (anonymous namespace), so one file's instructions can never be picked by the
 // linker for another file's code.
@@ -87,10 +88,24 @@ void ukernel_packed(i64 kc, const typename S::T* a, const typename S::T* b, type
     }
 }
 
+// Which of TileEpilogue's sums over k a strided kernel adds.
+enum Sums { kNoSums, kColSums, kRowSums };
+
+// Rows per block of NV column vectors: as many as ACC accumulator registers
+// hold beside the sums' registers (NV for column sums, one per row for row
+// sums), at most MR.
+template <int MR, int ACC, int NV, int SUMS>
+constexpr int block_rows() {
+    const int r = SUMS == kColSums ? (ACC - NV) / NV : SUMS == kRowSums ? ACC / (NV + 1) : ACC / NV;
+    return r < 1 ? 1 : r < MR ? r : MR;
+}
+
 // Rows [row, m) in blocks of exactly R (m - row a multiple of R) and NV vectors
 // of columns, the last one masked when MASKED; the epilogue is applied in
 // registers, one stage at a time so each option is tested once per block.
-template <class S, int R, int NV, bool MASKED>
+// With kColSums there must be one block (the sums are its columns'); with
+// kRowSums each block adds its rows' sums.
+template <class S, int R, int NV, bool MASKED, int SUMS>
 void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
                  const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
                  const TileEpilogue<typename S::T>* ep) {
@@ -110,30 +125,52 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
     T* out = ep ? ep->act_out : nullptr;
     const i64 rs_dx = ep ? ep->rs_dact : 0, rs_out = ep ? ep->rs_act : 0;
     const bool relu = ep && ep->act_relu;
+    const bool in_place = out == c && rs_out == rs_c;
     i64 off[R];
     FASTMLP_UNROLL(16)
     for (int i = 0; i < R; ++i) off[i] = i * rs_a;
     for (; row < m; row += R) {
-        V r[R][NV];
+        V r[R][NV], colsum[NV], rowsum[R];
         FASTMLP_UNROLL(16)
-        for (int i = 0; i < R; ++i)
+        for (int i = 0; i < R; ++i) {
+            rowsum[i] = S::zero();
             FASTMLP_UNROLL(4)
             for (int v = 0; v < NV; ++v) r[i][v] = S::zero();
+        }
+        FASTMLP_UNROLL(4)
+        for (int v = 0; v < NV; ++v) colsum[v] = S::zero();
         const T* ak = a + row * rs_a;
         const T* bk = b;
         for (i64 k = 0; k < kc; ++k) {
             V bv[NV];
             FASTMLP_UNROLL(4)
-            for (int v = 0; v < NV; ++v) bv[v] = ld(bk + v * L, v);
+            for (int v = 0; v < NV; ++v) {
+                bv[v] = ld(bk + v * L, v);
+                if constexpr (SUMS == kColSums) colsum[v] = S::add(colsum[v], bv[v]);
+            }
             FASTMLP_UNROLL(16)
             for (int i = 0; i < R; ++i) {
                 const V ai = S::bcast(ak + off[i]);
+                if constexpr (SUMS == kRowSums) rowsum[i] = S::add(rowsum[i], ai);
                 FASTMLP_UNROLL(4)
                 for (int v = 0; v < NV; ++v) r[i][v] = S::fma(ai, bv[v], r[i][v]);
             }
             ak += cs_a;
             bk += rs_b;
         }
+        if constexpr (SUMS == kColSums)
+            FASTMLP_UNROLL(4)
+            for (int v = 0; v < NV; ++v) {
+                T* s = ep->colsum_b + v * L;
+                st(s, v, S::add(ld(s, v), colsum[v]));
+            }
+        if constexpr (SUMS == kRowSums)
+            FASTMLP_UNROLL(16)
+            for (int i = 0; i < R; ++i) {
+                T lanes[L];  // every lane holds the sum
+                S::store(lanes, rowsum[i]);
+                ep->rowsum_a[row + i] += lanes[0];
+            }
         T* ci = c + row * rs_c;
         if (accumulate)
             FASTMLP_UNROLL(16)
@@ -153,10 +190,12 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
                 for (int v = 0; v < NV; ++v)
                     r[i][v] = S::mul(r[i][v], S::step(ld(d + i * rs_dx + v * L, v)));
         }
-        FASTMLP_UNROLL(16)
-        for (int i = 0; i < R; ++i)
-            FASTMLP_UNROLL(4)
-            for (int v = 0; v < NV; ++v) st(ci + i * rs_c + v * L, v, r[i][v]);
+        // An activation in place (act_out is C) stores once.
+        if (!in_place)
+            FASTMLP_UNROLL(16)
+            for (int i = 0; i < R; ++i)
+                FASTMLP_UNROLL(4)
+                for (int v = 0; v < NV; ++v) st(ci + i * rs_c + v * L, v, r[i][v]);
         if (out) {
             T* o = out + row * rs_out;
             FASTMLP_UNROLL(16)
@@ -169,30 +208,45 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
 }
 
 // The last m - row < R rows as one block.
-template <class S, int R, int NV, bool MASKED>
+template <class S, int R, int NV, bool MASKED, int SUMS>
 void rows_tail(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
                const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
                const TileEpilogue<typename S::T>* ep) {
     if constexpr (R > 1) {
         if (m - row == R - 1)
-            return rows_blocks<S, R - 1, NV, MASKED>(row, m, n, kc, a, rs_a, cs_a, b, rs_b, c,
-                                                     rs_c, accumulate, ep);
-        rows_tail<S, R - 1, NV, MASKED>(row, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
-                                        accumulate, ep);
+            return rows_blocks<S, R - 1, NV, MASKED, SUMS>(row, m, n, kc, a, rs_a, cs_a, b, rs_b,
+                                                           c, rs_c, accumulate, ep);
+        rows_tail<S, R - 1, NV, MASKED, SUMS>(row, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                              accumulate, ep);
     }
 }
 
-// All m rows in blocks of as many rows as the ACC accumulator registers allow.
-template <class S, int MR, int ACC, int NV, bool MASKED>
-void rows_all(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
+// Rows [row, m) in blocks of as many rows as the ACC accumulator registers
+// allow; column sums in the first block only.
+template <class S, int MR, int ACC, int NV, bool MASKED, int SUMS>
+void rows_all(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64 cs_a,
               const typename S::T* b, i64 rs_b, typename S::T* c, i64 rs_c, bool accumulate,
               const TileEpilogue<typename S::T>* ep) {
-    constexpr int R = ACC / NV < MR ? ACC / NV : MR;
-    const i64 full = m / R * R;
-    rows_blocks<S, R, NV, MASKED>(0, full, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, accumulate, ep);
-    if (full < m)
-        rows_tail<S, R, NV, MASKED>(full, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, accumulate,
-                                    ep);
+    constexpr int R = block_rows<MR, ACC, NV, SUMS>();
+    if constexpr (SUMS == kColSums) {
+        const i64 end = m - row < R ? m : row + R;
+        if (end - row == R)
+            rows_blocks<S, R, NV, MASKED, SUMS>(row, end, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                                accumulate, ep);
+        else
+            rows_tail<S, R, NV, MASKED, SUMS>(row, end, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                              accumulate, ep);
+        if (end < m)
+            rows_all<S, MR, ACC, NV, MASKED, kNoSums>(end, m, n, kc, a, rs_a, cs_a, b, rs_b, c,
+                                                      rs_c, accumulate, ep);
+    } else {
+        const i64 full = row + (m - row) / R * R;
+        rows_blocks<S, R, NV, MASKED, SUMS>(row, full, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                            accumulate, ep);
+        if (full < m)
+            rows_tail<S, R, NV, MASKED, SUMS>(full, m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,
+                                              accumulate, ep);
+    }
 }
 
 // The `strided` kernel: n <= 4 vectors.
@@ -203,17 +257,25 @@ void ukernel_strided(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64
     constexpr int L = S::L;
     const bool masked = n % L != 0;
     const i64 nv = (n + L - 1) / L;
-#define FASTMLP_ROWS(NV)                                                                        \
-    return masked ? rows_all<S, MR, ACC, NV, true>(m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c,  \
-                                                   accumulate, ep)                             \
-                  : rows_all<S, MR, ACC, NV, false>(m, n, kc, a, rs_a, cs_a, b, rs_b, c, rs_c, \
-                                                    accumulate, ep)
-    switch (nv) {
-        case 1: FASTMLP_ROWS(1);
-        case 2: FASTMLP_ROWS(2);
-        case 3: FASTMLP_ROWS(3);
-        default: FASTMLP_ROWS(4);
+    const int sums = !ep ? kNoSums : ep->colsum_b ? kColSums : ep->rowsum_a ? kRowSums : kNoSums;
+#define FASTMLP_ROWS(NV, SUMS)                                                                  \
+    return masked ? rows_all<S, MR, ACC, NV, true, SUMS>(0, m, n, kc, a, rs_a, cs_a, b, rs_b,  \
+                                                         c, rs_c, accumulate, ep)              \
+                  : rows_all<S, MR, ACC, NV, false, SUMS>(0, m, n, kc, a, rs_a, cs_a, b, rs_b, \
+                                                          c, rs_c, accumulate, ep)
+#define FASTMLP_SUMS(NV)                                         \
+    switch (sums) {                                              \
+        case kColSums: FASTMLP_ROWS(NV, kColSums);               \
+        case kRowSums: FASTMLP_ROWS(NV, kRowSums);               \
+        default: FASTMLP_ROWS(NV, kNoSums);                      \
     }
+    switch (nv) {
+        case 1: FASTMLP_SUMS(1);
+        case 2: FASTMLP_SUMS(2);
+        case 3: FASTMLP_SUMS(3);
+        default: FASTMLP_SUMS(4);
+    }
+#undef FASTMLP_SUMS
 #undef FASTMLP_ROWS
 }
 
@@ -258,19 +320,32 @@ void dot_rows(i64 row, i64 kc, const typename S::T* a, i64 rs_a, const typename 
         FASTMLP_UNROLL(16)
         for (int r = 0; r < R; ++r) s[r][1] = S::fma(S::mload(a + r * rs_a + k, m), x1, s[r][1]);
     }
+    V t[R];
+    typename S::T v[R];
+    FASTMLP_UNROLL(16)
+    for (int r = 0; r < R; ++r) t[r] = S::add(s[r][0], s[r][1]);
+    if constexpr (R == S::kDotRows)
+        S::hsums(t, v);
+    else
+        FASTMLP_UNROLL(16)
+        for (int r = 0; r < R; ++r) v[r] = S::hsum(t[r]);
     FASTMLP_UNROLL(16)
     for (int r = 0; r < R; ++r) {
         typename S::T* yr = y + (row + r) * rs_y;
-        const typename S::T v = S::hsum(S::add(s[r][0], s[r][1]));
-        dot_epilogue(ep, row + r, accumulate ? *yr + v : v, yr);
+        dot_epilogue(ep, row + r, accumulate ? *yr + v[r] : v[r], yr);
     }
 }
 
+// Rows in groups of S::kDotRows (whose horizontal sums S::hsums does at once),
+// then 4 (if more), then 1: every row's sum the same bits either way.
 template <class S>
 void dot(i64 m, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x,
          typename S::T* y, i64 rs_y, bool accumulate, const TileEpilogue<typename S::T>* ep) {
+    constexpr int G = S::kDotRows;
     i64 i = 0;
-    for (; i + 4 <= m; i += 4) dot_rows<S, 4>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
+    for (; i + G <= m; i += G) dot_rows<S, G>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
+    if constexpr (G > 4)
+        for (; i + 4 <= m; i += 4) dot_rows<S, 4>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
     for (; i < m; ++i) dot_rows<S, 1>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
 }
 
