@@ -37,9 +37,11 @@ INFER_ROWS = ("fastmlp net.predict(x)", "PyTorch inference_mode", "JAX jit",
 
 def limit_threads(threads):
     """Pin this process to `threads` cores and cap every pool to match."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "FASTMLP_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    # fastmlp runs at its default, which follows the CPU affinity set below (goal 1
+    # times the default; peers_fastmlp reports what it was)
+    os.environ.pop("FASTMLP_NUM_THREADS", None)
     if threads == 1:  # XLA's CPU client otherwise runs its own thread pool
         flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
