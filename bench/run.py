@@ -38,7 +38,7 @@ def parse_args(argv):
                     help="thread counts, e.g. 1 or 1,2 (default: 1 for seed, "
                          "1,2 for the others)")
     ap.add_argument("--repeats", type=int, default=None,
-                    help="timed repeats per contender (default 15/10/7/7)")
+                    help="timed repeats per contender (default 15 seed, 10 mlp, 7 the others)")
     ap.add_argument("--quick", action="store_true",
                     help="3 short repeats, fewer GEMM shapes: a smoke run")
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON")
