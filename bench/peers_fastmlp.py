@@ -8,12 +8,14 @@ from workloads import LR
 
 NAME = "fastmlp"
 _info = fm.build_info() if hasattr(fm, "build_info") else {}
-# The kernel path chosen at run time matters as much as the version.
-VERSION = f"{getattr(fm, '__version__', '?')} (isa {_info.get('isa', '?')})"
+# The kernel path chosen at run time matters as much as the version; the thread
+# count is fastmlp's default (the worker pins the CPUs and leaves it alone).
+VERSION = (f"{getattr(fm, '__version__', '?')} (isa {_info.get('isa', '?')}, "
+           f"default threads {fm.get_num_threads()})")
 
 
 def configure(threads):
-    fm.set_num_threads(threads)
+    pass  # the default thread count follows the worker's CPU affinity
 
 
 def _net(params):

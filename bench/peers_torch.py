@@ -1,4 +1,6 @@
-"""PyTorch eager contenders: nn.Sequential + optim.Adam, the usual loop."""
+"""PyTorch eager contenders: nn.Sequential + optim.Adam(fused=True) (one
+kernel for the whole update instead of a loop over parameters), the usual
+loop; predict under inference_mode."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,7 +31,7 @@ def _net(params):
 
 def train(x, y, params, loss, flops, lr=LR):
     net = _net(params)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, fused=True)
     loss_fn = F.mse_loss if loss == "mse" else F.cross_entropy
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -44,7 +46,7 @@ def train(x, y, params, loss, flops, lr=LR):
 
 def classify(x, labels, params, batch, flops):
     net = _net(params)
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    opt = torch.optim.Adam(net.parameters(), lr=LR, fused=True)
     xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
     gen = torch.Generator().manual_seed(0)
 
@@ -58,7 +60,7 @@ def classify(x, labels, params, batch, flops):
                 opt.step()
 
     def predicted(x_test):
-        with torch.no_grad():
+        with torch.inference_mode():
             return net(torch.from_numpy(x_test)).argmax(dim=1).numpy()
 
     return [Contender("PyTorch eager", epochs, flops, labels=predicted)]
@@ -69,12 +71,12 @@ def predict(x1, params, flops):
     x1t = torch.from_numpy(x1)
 
     def run(n):
-        # no_grad once around the loop and tensor in/out: torch's best case
-        with torch.no_grad():
+        # inference_mode once around the loop and tensor in/out: torch's best case
+        with torch.inference_mode():
             for _ in range(n):
                 net(x1t)
 
-    return [Contender("PyTorch no_grad", run, flops)]
+    return [Contender("PyTorch inference_mode", run, flops)]
 
 
 def gemm(a, b, transpose, flops):

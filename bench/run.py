@@ -1,7 +1,8 @@
 """fastmlp benchmarks against NumPy, PyTorch, JAX and scikit-learn.
 
-    python bench/run.py [seed|mlp|gemm|classify|grid|all] [--threads 1,2] [--repeats R]
-                        [--quick] [--json PATH] [--chart PATH] [--wait-quiet S]
+    python bench/run.py [seed|mlp|infer|gemm|classify|grid|all] [--threads 1,2]
+                        [--repeats R] [--quick] [--json PATH] [--chart PATH]
+                        [--publish] [--wait-quiet S]
 
 Each thread count runs in a fresh worker process pinned to that many cores;
 see bench/README.md for the method.
@@ -15,14 +16,16 @@ import sys
 import tempfile
 import time
 
+import readme_table
 import report
 import targets
-from chart import gemm_chart
+from chart import CHARTS
 from sysload import wait_quiet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "gemm": [1, 2], "classify": [1, 2],
-                   "grid": [1, 2]}
+RESULTS = os.path.join(HERE, "results")
+DEFAULT_THREADS = {"seed": [1], "mlp": [1, 2], "infer": [1, 2], "gemm": [1, 2],
+                   "classify": [1, 2], "grid": [1, 2]}
 WORKLOADS = list(DEFAULT_THREADS)
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -35,11 +38,18 @@ def parse_args(argv):
                     help="thread counts, e.g. 1 or 1,2 (default: 1 for seed, "
                          "1,2 for the others)")
     ap.add_argument("--repeats", type=int, default=None,
-                    help="timed repeats per contender (default 15/10/7/7)")
+                    help="timed repeats per contender (default 15 seed, 10 mlp, 7 the others)")
     ap.add_argument("--quick", action="store_true",
                     help="3 short repeats, fewer GEMM shapes: a smoke run")
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON")
-    ap.add_argument("--chart", metavar="PATH", help="GEMM chart PNG (needs matplotlib)")
+    ap.add_argument("--chart", metavar="PATH",
+                    help="PNG chart of the gemm or grid workload (needs matplotlib); "
+                         "with several workloads, one per workload: PATH-gemm.png, "
+                         "PATH-grid.png")
+    ap.add_argument("--publish", action="store_true",
+                    help=f"write the JSON and charts to {os.path.relpath(RESULTS)}/latest* "
+                         "and regenerate the performance table in README.md and "
+                         "docs/bench.rst from them")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="before each worker (thread count) wait up to SECONDS for the "
                          "machine to be idle (shared machines)")
@@ -96,12 +106,39 @@ def run_worker(workloads, threads, repeats, quick, quiet_s):
 def render(cfg):
     if "error" in cfg:
         return f"== {cfg['workload']}, {cfg['threads']} thread(s): {cfg['error']} =="
-    return {"seed": report.seed_report, "mlp": report.mlp_report, "gemm": report.gemm_report,
+    return {"seed": report.seed_report, "mlp": report.mlp_report,
+            "infer": report.infer_report, "gemm": report.gemm_report,
             "classify": report.classify_report, "grid": report.grid_report}[cfg["workload"]](cfg)
+
+
+def machine(configs, started):
+    """What the numbers were measured on, for the JSON and the README line."""
+    info = next((c["build_info"] for c in configs if "build_info" in c), {})
+    return {"cpu": cpu_model(), "cpus_online": os.cpu_count(),
+            "cores_allowed": len(os.sched_getaffinity(0)), "isa": info.get("isa"),
+            "build_info": info, "threads": sorted({c["threads"] for c in configs}),
+            "python": platform.python_version(), "date": started}
+
+
+def write_charts(configs, path, workloads):
+    """One chart per charted workload; the workload's name joins the path when
+    several were run."""
+    msgs = []
+    for name, draw in CHARTS.items():
+        mine = [c for c in configs if c["workload"] == name]
+        if not mine:
+            continue
+        root, ext = os.path.splitext(path)
+        msgs.append(draw(mine, path if len(workloads) == 1 else f"{root}-{name}{ext or '.png'}"))
+    return msgs
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.publish:
+        os.makedirs(RESULTS, exist_ok=True)
+        args.json = args.json or os.path.join(RESULTS, "latest.json")
+        args.chart = args.chart or os.path.join(RESULTS, "latest.png")
     warning = blas_env_warning()
     if warning:
         print(warning, file=sys.stderr)
@@ -127,18 +164,19 @@ def main(argv=None):
     evals = targets.evaluate(ok)
     if evals:
         print("\n" + report.targets_report(evals))
-    chart_msg = None
-    gemm = [c for c in ok if c["workload"] == "gemm"]
-    if args.chart and gemm:
-        chart_msg = gemm_chart(gemm, args.chart)
-        print("\n" + chart_msg)
+    charts = write_charts(ok, args.chart, workloads) if args.chart else []
+    for msg in charts:
+        print("\n" + msg)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"started": started, "argv": sys.argv, "cpu": cpu_model(),
-                       "python": platform.python_version(), "blas_env_warning": warning,
-                       "configs": configs, "targets": evals, "chart": chart_msg},
+            json.dump({"started": started, "argv": sys.argv, "quick": args.quick,
+                       "machine": machine(ok, started), "blas_env_warning": warning,
+                       "configs": configs, "targets": evals, "charts": charts},
                       f, indent=1)
         print(f"results written to {args.json}")
+    if args.publish:
+        for page in readme_table.update(args.json):
+            print(f"performance table regenerated in {os.path.relpath(page)}")
 
 
 if __name__ == "__main__":

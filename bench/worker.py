@@ -21,7 +21,7 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
     "train_seed": ["fastmlp", "numpy", "torch", "jax", "sklearn"],
     "predict": ["fastmlp", "numpy", "torch", "jax", "onnxruntime"],
     "train_mlp": ["fastmlp", "numpy", "torch", "jax"],
-    "infer_mlp": ["fastmlp", "torch", "jax", "onnxruntime"],
+    "infer": ["fastmlp", "torch", "jax", "onnxruntime"],
     "gemm": ["fastmlp", "numpy", "torch", "jax"],
     "classify": ["fastmlp", "torch", "jax", "sklearn"],
     "grid": ["fastmlp", "numpy", "torch", "jax"],
@@ -30,13 +30,18 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
 GRID_ROWS = ("fastmlp fit", "NumPy hand-written Adam", "PyTorch eager",
              "JAX fori_loop (one call)")
 GRID_ONE_THREAD = "fastmlp fit, 1 thread"
+# Inference cells: one predict call per unit, each framework's inference path.
+INFER_ROWS = ("fastmlp net.predict(x)", "PyTorch inference_mode", "JAX jit",
+              "ONNX Runtime session")
 
 
 def limit_threads(threads):
     """Pin this process to `threads` cores and cap every pool to match."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "FASTMLP_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    # fastmlp runs at its default, which follows the CPU affinity set below (goal 1
+    # times the default; peers_fastmlp reports what it was)
+    os.environ.pop("FASTMLP_NUM_THREADS", None)
     if threads == 1:  # XLA's CPU client otherwise runs its own thread pool
         flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
@@ -81,7 +86,8 @@ def log(msg):
 
 def measure_peak(peers, repeats, target_s):
     """The machine's sgemm peak on these cores: best of NumPy and fastmlp at
-    1024^3, the yardstick for the %-of-peak column."""
+    1024^3, the yardstick for the %-of-peak column and the FLOP-limit goals.
+    Measured once per worker, before its workloads."""
     from workloads import gemm_operands
     a, b = gemm_operands(1024, 1024, 1024, "")
     flops = 2.0 * 1024 ** 3
@@ -121,13 +127,22 @@ def run_mlp(peers, repeats, target_s):
     log(f"mlp: training step ({loss})")
     train = measure(contenders(peers, "train_mlp", "train", x, target, params, loss, flops),
                     repeats, target_s, log)
-    log(f"mlp: inference on {w.INFER_ROWS} rows")
-    xi = w.infer_data()
-    iflops = w.predict_flops(w.MLP_SIZES, w.INFER_ROWS)
-    infer = measure(contenders(peers, "infer_mlp", "predict", xi, params, iflops),
-                    repeats, target_s, log)
-    return {"train": train, "infer": infer, "flops_per_step": flops,
-            "flops_per_inference": iflops, "loss": loss}
+    return {"train": train, "flops_per_step": flops, "loss": loss}
+
+
+def run_infer(peers, repeats, target_s):
+    """Predict calls through the inference nets at small to large batches."""
+    import workloads as w
+    cells = []
+    for sizes, batch in w.infer_cells():
+        label = f"{'-'.join(map(str, sizes))} b{batch}"
+        log(f"infer: {label}")
+        flops = w.predict_flops(sizes, batch)
+        cs = [c for c in contenders(peers, "infer", "predict", w.infer_data(sizes, batch),
+                                    w.init_params(sizes), flops) if c.name in INFER_ROWS]
+        cells.append({"sizes": list(sizes), "batch": batch, "label": label,
+                      "flops_per_call": flops, "predict": measure(cs, repeats, target_s)})
+    return {"cells": cells}
 
 
 def held_out_accuracy(peers, x, labels, x_test, y_test, params, batch):
@@ -148,14 +163,16 @@ def held_out_accuracy(peers, x, labels, x_test, y_test, params, batch):
     return out
 
 
-def run_classify(peers, repeats, target_s):
+def run_classify(peers, repeats, target_s, quick):
+    """Digits, then (not with --quick: its scikit-learn epoch alone takes seconds)
+    the wide synthetic set."""
     import workloads as w
     x, labels, x_test, y_test, source = w.digits_data()
-    wide_x, wide_labels = w.wide_data()
+    sets = [("digits", x, labels, w.DIGITS_SIZES, w.DIGITS_BATCH)]
+    if not quick:
+        sets.append(("wide", *w.wide_data(), w.WIDE_SIZES, w.WIDE_BATCH))
     datasets = {}
-    for name, xs, ys, sizes, batch in (
-            ("digits", x, labels, w.DIGITS_SIZES, w.DIGITS_BATCH),
-            ("wide", wide_x, wide_labels, w.WIDE_SIZES, w.WIDE_BATCH)):
+    for name, xs, ys, sizes, batch in sets:
         flops = w.train_step_flops(sizes, len(xs))  # one epoch
         log(f"classify: {name}, one epoch")
         cs = contenders(peers, "classify", "classify", xs, ys, w.init_params(sizes),
@@ -213,23 +230,31 @@ def cap_threadpools(threads):
 
 
 # repeats and seconds per repeat for each workload; --quick: 3 and a tenth
-SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "gemm": (7, 0.15), "classify": (7, 0.4),
-            "grid": (7, 0.1)}
-SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp", "infer_mlp"],
-            "gemm": ["gemm"],
-            "classify": ["classify"], "grid": ["grid"]}
+SETTINGS = {"seed": (15, 0.2), "mlp": (10, 0.5), "infer": (7, 0.15), "gemm": (7, 0.15),
+            "classify": (7, 0.4), "grid": (7, 0.1)}
+SECTIONS = {"seed": ["train_seed", "predict"], "mlp": ["train_mlp"], "infer": ["infer"],
+            "gemm": ["gemm"], "classify": ["classify"], "grid": ["grid"]}
+PEAK_SETTINGS = (5, 0.2)  # repeats and seconds per repeat; --quick: 3 and 0.05
 
 
 def run_workload(workload, peers, repeats, target_s, quick, threads):
-    peak_repeats = max(3, min(repeats, 5))
     if workload == "gemm":
         return run_gemm(peers, repeats, target_s, quick)
     if workload == "grid":
         return run_grid(peers, repeats, target_s, quick, threads)
-    result = {"peak": measure_peak(peers, peak_repeats, target_s)}
-    run = {"seed": run_seed, "mlp": run_mlp, "classify": run_classify}[workload]
-    result.update(run(peers, repeats, target_s))
-    return result
+    if workload == "classify":
+        return run_classify(peers, repeats, target_s, quick)
+    run = {"seed": run_seed, "mlp": run_mlp, "infer": run_infer}[workload]
+    return run(peers, repeats, target_s)
+
+
+def build_info():
+    """fastmlp's build and the kernel set it picked, for the JSON's machine record."""
+    try:
+        import fastmlp
+        return fastmlp.build_info()
+    except Exception as e:  # not installed or half-built: the peers still run
+        return {"error": f"{type(e).__name__}: {e}"}
 
 
 def main():
@@ -248,6 +273,10 @@ def main():
     peers, missing = load_peers(names, args.threads)
     pools, no_ctl = cap_threadpools(args.threads)
 
+    log("sgemm peak at 1024^3")
+    peak_repeats, peak_s = (3, 0.05) if args.quick else PEAK_SETTINGS
+    peak = measure_peak(peers, peak_repeats, peak_s)
+    info = build_info()
     results = []
     for workload in workloads:
         repeats, target_s = SETTINGS[workload]
@@ -260,7 +289,8 @@ def main():
                   "versions": {n: m.VERSION for n, m in peers.items() if n in used},
                   "missing": {**{n: why for n, why in missing.items() if n in used},
                               **no_ctl},
-                  "threadpools": pools, "xla_flags": os.environ.get("XLA_FLAGS", "")}
+                  "threadpools": pools, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+                  "build_info": info, "peak": peak}
         t0 = time.perf_counter()
         with OtherLoad() as load:
             result.update(run_workload(workload, peers, repeats, target_s, args.quick,

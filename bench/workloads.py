@@ -12,7 +12,9 @@ SEED_N = 200
 # The medium MLP of the issue: MNIST-shaped, batch 256.
 MLP_SIZES = (784, 512, 512, 10)
 MLP_BATCH = 256
-INFER_ROWS = 4096  # batch inference through the medium MLP
+# Inference: predict through the medium MLP and a mid-size net, small to large batches.
+INFER_NETS = (MLP_SIZES, (128, 128, 128, 10))
+INFER_BATCHES = (1, 64, 4096)
 # Classification: scikit-learn's digits (1797 x 64, 10 classes), split into
 # 1440 training samples (45 batches of 32) and 357 held out; and a wider
 # synthetic set. Sample counts are multiples of the batch: no partial batch.
@@ -52,8 +54,13 @@ def mlp_data():
     return x, labels, onehot
 
 
-def infer_data():
-    return np.random.default_rng(3).standard_normal((INFER_ROWS, MLP_SIZES[0])).astype(DTYPE)
+def infer_cells():
+    """(sizes, batch) of every inference cell, nets outermost."""
+    return [(sizes, b) for sizes in INFER_NETS for b in INFER_BATCHES]
+
+
+def infer_data(sizes, batch):
+    return np.random.default_rng(3).standard_normal((batch, sizes[0])).astype(DTYPE)
 
 
 def digits_data():

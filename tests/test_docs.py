@@ -1,7 +1,10 @@
 """The documentation's examples are real: every script in docs/examples runs as shown (in
 a scratch directory), the demo's numbers on the walkthrough page are what the demo gives,
-and the bench page repeats README.md's table. Also: the [docs] extra pins what
+and the performance tables of README.md and the bench page are what bench/readme_table.py
+makes of the committed bench results. Also: the [docs] extra pins what
 docs/requirements.txt does. Building the site itself is a step of .ci/run."""
+import importlib
+import json
 import os
 import re
 import runpy
@@ -56,13 +59,35 @@ def test_walkthrough_shows_the_demos_numbers(capsys):
         assert abs(float(table[name]) - value) <= 1e-3 * value, (name, table[name], value)
 
 
-def test_bench_page_repeats_the_readme_table():
-    readme = (ROOT / "README.md").read_text()
-    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", readme, re.M)[1:]  # after the header
-    assert rows, "no benchmark table in README.md"
-    bench = (DOCS / "bench.rst").read_text().replace("``", "`")
-    for workload, figures in rows:
-        assert f"- {workload}" in bench and f"- {figures}" in bench, (workload, figures)
+def _readme_table():
+    """bench/readme_table.py, imported from bench/ (not a package) as run.py does."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module("readme_table")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_performance_tables_are_what_the_committed_results_make():
+    """Both pages' tables come from bench/results/latest.json, so neither can drift from
+    the run they quote: a hand edit, or new results without regenerating, fails here."""
+    readme_table = _readme_table()
+    data = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+    for page, (marker, render) in readme_table.PAGES.items():
+        found = readme_table.generated_region(Path(page).read_text(), marker)
+        assert found.group(1) == render(data), f"{page}: run python bench/readme_table.py"
+
+
+def test_readme_shows_a_miss_as_slower():
+    """Every ratio below 1 in README's table says so, and the header promises no win."""
+    readme_table = _readme_table()
+    region = readme_table.generated_region((ROOT / "README.md").read_text(), "<!-- {} -->")
+    lines = [line for line in region.group(1).splitlines() if line.startswith("| ")]
+    assert len(lines) > 2, "no performance table in README.md"
+    assert "faster than" not in lines[0]
+    for line in lines[2:]:
+        for value, after in re.findall(r"(\d+(?:\.\d+)?)x( \(slower\))?", line):
+            assert (float(value) < 1) == bool(after), (value, line)
 
 
 def test_docs_extra_pins_the_requirements_file():

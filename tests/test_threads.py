@@ -218,3 +218,44 @@ def test_threads_work_in_a_forked_child(restore_threads):
     os.close(read)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+# The bench's size range (issue 10, goal 5): the seed net and a small grid net, whose
+# products are far too small to split, the tabular net, a mid-size grid net, and the
+# medium MLP, whose every product splits (hence until_threaded there: the split path must
+# really run). Minibatches of 2/5 of the rows leave a partial last batch, so one fit
+# mixes shapes and with them split decisions.
+SIZE_RANGE = [((3, 32, 1), 200, False), ((32, 32, 32, 10), 32, False),
+              ((20, 128, 128, 1), 64, False), ((128, 128, 128, 10), 256, False),
+              ((784, 512, 512, 10), 256, True)]
+
+
+@pytest.mark.parametrize("sizes,batch,splits", SIZE_RANGE,
+                         ids=["-".join(map(str, s)) + f"_b{b}" for s, b, _ in SIZE_RANGE])
+def test_every_bench_size_identical_for_one_and_two_threads(sizes, batch, splits,
+                                                            restore_threads):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    rows = rng.standard_normal((4096, sizes[0])).astype(np.float32)
+
+    def run():
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [fm.ReLU()] if i else []
+            layers.append(fm.Linear(n_in, n_out))
+        net = fm.Sequential(*layers, dtype="float32", seed=1)
+        opt = fm.optim.Adam(net.parameters(), lr=1e-3)
+        losses = [net.train_step(x, y, optimizer=opt) for _ in range(2)]
+        hist = net.fit(x, y, optimizer=opt, epochs=2, batch_size=batch * 2 // 5,
+                       shuffle=True, seed=3)
+        predictions = [net.predict(x[:1]), net.predict(x[:64]), net.predict(rows)]
+        return ([p.data.copy() for p in net.parameters()],
+                np.concatenate([losses, hist.loss]),
+                np.concatenate([p.ravel() for p in predictions]))
+
+    fm.set_num_threads(1)
+    one = single_threaded(run)
+    fm.set_num_threads(2)
+    for two in until_threaded(run) if splits else [run()]:
+        _assert_identical(one, two)
