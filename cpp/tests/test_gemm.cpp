@@ -186,6 +186,12 @@ void run_all(const char* type, const GemmUkernel<T>& uk, bool quick) {
     // parallel.h's kParallelMinFlops).
     run_case<T>({8001, 1, 300, 0, 0, 0, true, 15, Act::silu, Act::tanh}, type);
     run_case<T>({4001, 3, 400, 1, 0, 0, false, 15, Act::softplus, Act::gelu_tanh}, type);
+    // A small batch through a wide layer: B read in place, split over columns (B's
+    // 1.3 MB pass parallel.h's kStreamBytes); B by columns goes through C^T = B^T A^T.
+    for (const index_t m : {index_t(1), index_t(5)})
+        for (int lb = 0; lb < 2; ++lb)
+            run_case<T>({m, 1100, 300, 0, lb, 0, lb == 1, 1 | 2 | 4 | 8, Act::relu, Act::relu},
+                        type);
 }
 
 // Row i of C, and the column sums, are the same bits whether the product has

@@ -163,22 +163,31 @@ void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a
         }
 }
 
-// Rows [i0, i1) over all of K at once, A read in place. B is read in place when
-// its rows are contiguous (bp == nullptr), else from K x nr panels at bp.
+// Columns of C the direct path's kernel calls take at a time.
 template <class T>
-void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
+index_t direct_width(const Problem<T>& P, const T* bp) {
+    return bp || P.C.cs != 1 ? P.uk.nr : P.uk.wide_nr;
+}
+
+// Rows [i0, i1), columns [j0, j1) (a multiple of direct_width apart, or to N)
+// over all of K at once, A read in place. B is read in place when its rows are
+// contiguous (bp == nullptr), else from K x nr panels at bp.
+template <class T>
+void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1, index_t j0,
+                 index_t j1) {
     const GemmUkernel<T>& uk = P.uk;
-    const index_t nw = bp || P.C.cs != 1 ? uk.nr : uk.wide_nr;
+    const index_t nw = direct_width(P, bp);
     // One kernel call takes all the rows when it also takes all the columns, or
     // when all of A's rows fit in L1 (small K: per-call costs would dominate a
     // few k steps); else mr rows at a time, which stay in L1 across the column
     // blocks. A block epilogue wants its rows still in cache, hence mr rows.
-    const bool all_rows = P.N <= nw || (!P.ep && (i1 - i0) * P.K * index_t(sizeof(T)) <= kL1Bytes);
+    const bool all_rows =
+        j1 - j0 <= nw || (!P.ep && (i1 - i0) * P.K * index_t(sizeof(T)) <= kL1Bytes);
     const index_t rb = all_rows && P.C.cs == 1 ? i1 - i0 : uk.mr;
     for (index_t i = i0; i < i1; i += rb) {
         const index_t m = std::min<index_t>(rb, i1 - i);
-        for (index_t j = 0; j < P.N; j += nw) {
-            const index_t n = std::min<index_t>(nw, P.N - j);
+        for (index_t j = j0; j < j1; j += nw) {
+            const index_t n = std::min<index_t>(nw, j1 - j);
             const T* b = bp ? bp + j * P.K : &P.B(0, j);
             const index_t rs_b = bp ? uk.nr : P.B.rs;
             // Each column's sum once (with the first rows), each row's once (with
@@ -189,7 +198,7 @@ void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1) {
             tile(uk, m, n, P.K, &P.A(i, 0), P.A.rs, P.A.cs, b, rs_b, P.C, i, j, P.accumulate,
                  P.tep ? &t : nullptr);
         }
-        if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
+        if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, j0, j1);
     }
 }
 
@@ -235,10 +244,23 @@ void run_direct(const Problem<T>& P, int nt) {
         pack_b(uk.nr, P.K, P.N, P.B, buf);
         bp = buf;
     }
-    nt = int(std::min<index_t>(nt, (P.M + uk.mr - 1) / uk.mr));
-    parallel(nt, [&](int t) {
-        direct_rows(P, bp, split_point(P.M, uk.mr, nt, t), split_point(P.M, uk.mr, nt, t + 1));
-    });
+    // Threads take row blocks, or column blocks when there are fewer row blocks
+    // (a small batch through a wide layer).
+    const index_t row_parts = (P.M + uk.mr - 1) / uk.mr, nw = direct_width(P, bp);
+    const index_t col_parts = (P.N + nw - 1) / nw;
+    if (row_parts >= nt || col_parts <= row_parts) {
+        nt = int(std::min<index_t>(nt, row_parts));
+        parallel(nt, [&](int t) {
+            direct_rows(P, bp, split_point(P.M, uk.mr, nt, t), split_point(P.M, uk.mr, nt, t + 1),
+                        0, P.N);
+        });
+    } else {
+        nt = int(std::min<index_t>(nt, col_parts));
+        parallel(nt, [&](int t) {
+            direct_rows(P, bp, 0, P.M, split_point(P.N, nw, nt, t),
+                        split_point(P.N, nw, nt, t + 1));
+        });
+    }
 }
 
 // N = 1 with contiguous rows of A and a contiguous B column: dot products.
@@ -330,7 +352,15 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
                                 nullptr, sums.rowsum_a ? &sums : nullptr};
             run_direct(PT, nt);
             if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
-        } else if (K * N <= (M <= kDirectFewRows ? kDirectMaxBFewRows : kDirectMaxB)) {
+        } else if (4 * M <= uk.nr && B.rs == 1 && N > M) {
+            // Few rows and B stored by columns (a weight's transpose, as a small batch's
+            // backward reads it): C^T = B^T A^T reads B in place where packing would copy
+            // all of it (one row: a matrix-vector product along B's columns).
+            gemm<T>(N, M, K, B.t(), A.t(), Mat<T>{C.p, C.cs, C.rs}, accumulate, nullptr);
+            if (block_ep) epilogue_block(*block_ep, C, 0, M, 0, N);
+        } else if (K * N <= (M <= kDirectFewRows ? kDirectMaxBFewRows : kDirectMaxB) ||
+                   (M <= uk.mr && B.cs == 1)) {
+            // (One row block reads B in place exactly once: packing it never pays.)
             fuse_colsum();
             run_direct(P, nt);
         } else {
