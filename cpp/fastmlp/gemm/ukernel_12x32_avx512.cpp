@@ -36,6 +36,21 @@ __m512d quarters(__m512d a, __m512d b) {
     return _mm512_mask_shuffle_f64x2(_mm512_setzero_pd(), 0xFF, a, b, imm);
 }
 
+// Overloads for halve_twice (MSVC has no operators on vector types).
+inline __m512 plus(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+inline __m512d plus(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
+
+// The first two steps of the hsums of 8 registers (lane i + L/2, then i + L/4):
+// x[p] holds rows 4p..4p+3 in its quarters, L/4 lanes each.
+template <class V>
+void halve_twice(const V* v, V (&x)[2]) {
+    V w[4];
+    for (int p = 0; p < 4; ++p)  // [row 2p | row 2p+1], L/2 lanes each
+        w[p] = plus(quarters<0x44>(v[2 * p], v[2 * p + 1]), quarters<0xEE>(v[2 * p], v[2 * p + 1]));
+    for (int p = 0; p < 2; ++p)
+        x[p] = plus(quarters<0x88>(w[2 * p], w[2 * p + 1]), quarters<0xDD>(w[2 * p], w[2 * p + 1]));
+}
+
 struct F32 {
     using T = float;
     using V = __m512;
@@ -67,13 +82,8 @@ struct F32 {
     // each step halves the lanes per row and doubles the rows per register.
     static constexpr int kDotRows = 8;
     static void hsums(const V* v, T* out) {
-        V w[4], x[2];
-        for (int p = 0; p < 4; ++p)  // lane i + 8: [row 2p | row 2p+1], 8 lanes each
-            w[p] = add(quarters<0x44>(v[2 * p], v[2 * p + 1]),
-                       quarters<0xEE>(v[2 * p], v[2 * p + 1]));
-        for (int p = 0; p < 2; ++p)  // lane i + 4: rows 4p..4p+3, 4 lanes each
-            x[p] = add(quarters<0x88>(w[2 * p], w[2 * p + 1]),
-                       quarters<0xDD>(w[2 * p], w[2 * p + 1]));
+        V x[2];
+        halve_twice(v, x);
         // lane i + 2: quarter q holds rows q and q + 4, 2 lanes each; then lane i + 1
         const V y = add(_mm512_mask_shuffle_ps(zero(), 0xFFFF, x[0], x[1], 0x44),
                         _mm512_mask_shuffle_ps(zero(), 0xFFFF, x[0], x[1], 0xEE));
@@ -110,13 +120,8 @@ struct F64 {
     // As F32::hsums, for 8 rows of 8 lanes.
     static constexpr int kDotRows = 8;
     static void hsums(const V* v, T* out) {
-        V w[4], x[2];
-        for (int p = 0; p < 4; ++p)  // lane i + 4: [row 2p | row 2p+1], 4 lanes each
-            w[p] = add(quarters<0x44>(v[2 * p], v[2 * p + 1]),
-                       quarters<0xEE>(v[2 * p], v[2 * p + 1]));
-        for (int p = 0; p < 2; ++p)  // lane i + 2: rows 4p..4p+3, 2 lanes each
-            x[p] = add(quarters<0x88>(w[2 * p], w[2 * p + 1]),
-                       quarters<0xDD>(w[2 * p], w[2 * p + 1]));
+        V x[2];
+        halve_twice(v, x);
         // lane i + 1: quarter q holds rows q and q + 4
         T lanes[L];
         store(lanes, add(_mm512_mask_unpacklo_pd(zero(), 0xFF, x[0], x[1]),

@@ -16,6 +16,19 @@ namespace {
 constexpr int MR = 6;
 constexpr int ACC = 12;  // accumulator registers of the strided kernels
 
+// The first step of the hsums of 4 registers (lane i + L/2): w[p] holds rows
+// 2p and 2p + 1 in its halves.
+inline void halve(const __m256* v, __m256 (&w)[2]) {
+    for (int p = 0; p < 2; ++p)
+        w[p] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x20),
+                             _mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x31));
+}
+inline void halve(const __m256d* v, __m256d (&w)[2]) {
+    for (int p = 0; p < 2; ++p)
+        w[p] = _mm256_add_pd(_mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x20),
+                             _mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x31));
+}
+
 struct F32 {
     using T = float;
     using V = __m256;
@@ -45,9 +58,7 @@ struct F32 {
     static constexpr int kDotRows = 4;
     static void hsums(const V* v, T* out) {
         V w[2];
-        for (int p = 0; p < 2; ++p)  // lane i + 4: [row 2p | row 2p+1], 4 lanes each
-            w[p] = add(_mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x20),
-                       _mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x31));
+        halve(v, w);  // lane i + 4
         // lane i + 2: half h holds rows h and h + 2, 2 lanes each; then lane i + 1
         const V y = add(_mm256_shuffle_ps(w[0], w[1], 0x44), _mm256_shuffle_ps(w[0], w[1], 0xEE));
         T lanes[L];
@@ -83,9 +94,7 @@ struct F64 {
     static constexpr int kDotRows = 4;
     static void hsums(const V* v, T* out) {
         V w[2];
-        for (int p = 0; p < 2; ++p)  // lane i + 2: [row 2p | row 2p+1], 2 lanes each
-            w[p] = add(_mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x20),
-                       _mm256_permute2f128_pd(v[2 * p], v[2 * p + 1], 0x31));
+        halve(v, w);  // lane i + 2
         T lanes[L];  // lane i + 1: rows 0, 2, 1, 3
         store(lanes, add(_mm256_unpacklo_pd(w[0], w[1]), _mm256_unpackhi_pd(w[0], w[1])));
         out[0] = lanes[0], out[1] = lanes[2], out[2] = lanes[1], out[3] = lanes[3];
