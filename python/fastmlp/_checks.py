@@ -221,6 +221,11 @@ def training_data(x: XLike, y: npt.ArrayLike, name_x: str, name_y: str, n_in: in
     """x as (n, n_in) (dense, or CSR for scipy.sparse input) and y as targets; finite=False
     leaves the NaN/Inf check of x and y to the caller (train_step does it natively, without
     a Python pass)."""
+    if (not finite and not labels and type(x) is np.ndarray and type(y) is np.ndarray
+            and x.dtype == dtype and y.dtype == dtype and x.flags.c_contiguous
+            and y.flags.c_contiguous and x.ndim == 2 and x.shape[0] > 0 and x.shape[1] == n_in
+            and y.shape == (x.shape[0], n_out)):
+        return x, y  # both used as they are: the per-step fast path
     xa = as_input(x, name_x, dtype, n_in)
     check_nonempty(xa, name_x)
     if finite:
