@@ -87,7 +87,7 @@ def log(msg):
 def measure_peak(peers, repeats, target_s):
     """The machine's sgemm peak on these cores: best of NumPy and fastmlp at
     1024^3, the yardstick for the %-of-peak column and the FLOP-limit goals.
-    Measured once per worker, before its workloads."""
+    Measured before and after a worker's workloads (main keeps the better)."""
     from workloads import gemm_operands
     a, b = gemm_operands(1024, 1024, 1024, "")
     flops = 2.0 * 1024 ** 3
@@ -298,6 +298,13 @@ def main():
         result["wall_s"] = time.perf_counter() - t0
         result["other_load_cores"] = load.cores
         results.append(result)
+    # Measured again at the end, the better of the two kept: one short measurement
+    # that a burst of other work disturbed would make every %-of-peak look better.
+    log("sgemm peak at 1024^3, again")
+    again = measure_peak(peers, peak_repeats, peak_s)
+    if (again["gflops"] or 0) > (peak["gflops"] or 0):
+        for result in results:
+            result["peak"] = again
     with open(args.out, "w") as f:
         json.dump(results, f)
 
