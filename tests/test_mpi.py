@@ -237,3 +237,12 @@ def test_comm_must_be_a_communicator():
         C.net().fit(x, y, epochs=1, comm="COMM_WORLD")
     with pytest.raises(TypeError, match="comm must be an mpi4py"):
         C.net().train_step(x, y, comm=0)
+
+
+def test_the_example_script_runs_on_two_ranks(tmp_path):
+    script = Path(__file__).parent.parent / "examples" / "train_mpi.py"
+    proc = subprocess.run(mpirun_command() + [sys.executable, "-m", "mpi4py", str(script)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 ranks" in proc.stdout and (tmp_path / "mpi_model.safetensors").exists()
+    assert proc.stdout.count("Epoch: 5 ") == 1  # the log comes from rank 0 only
