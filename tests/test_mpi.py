@@ -38,16 +38,22 @@ def mpirun_command() -> list[str]:
     return cmd
 
 
-def run_ranks(case: str, outdir: Path, timeout: float = 120.0) -> list[dict]:
-    """What each rank of `case` wrote."""
+def mpirun(args: list[str], timeout: float, cwd: Path | None = None) -> str:
+    """Runs python with args on the ranks; their output."""
     env = dict(os.environ)
     # Open MPI in containers: no cross-memory attach between the ranks (ptrace is often
     # forbidden); shared memory still carries the messages.
     env.setdefault("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
     env.pop("FASTMLP_NUM_THREADS", None)
-    proc = subprocess.run(mpirun_command() + [sys.executable, str(WORKER), case, str(outdir)],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(mpirun_command() + [sys.executable] + args, capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=cwd)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def run_ranks(case: str, outdir: Path, timeout: float = 120.0) -> list[dict]:
+    """What each rank of `case` wrote."""
+    mpirun([str(WORKER), case, str(outdir)], timeout)
     out = []
     for r in range(C.RANKS):
         with np.load(outdir / f"rank{r}.npz") as f:
@@ -241,8 +247,6 @@ def test_comm_must_be_a_communicator():
 
 def test_the_example_script_runs_on_two_ranks(tmp_path):
     script = Path(__file__).parent.parent / "examples" / "train_mpi.py"
-    proc = subprocess.run(mpirun_command() + [sys.executable, "-m", "mpi4py", str(script)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 ranks" in proc.stdout and (tmp_path / "mpi_model.safetensors").exists()
-    assert proc.stdout.count("Epoch: 5 ") == 1  # the log comes from rank 0 only
+    out = mpirun(["-m", "mpi4py", str(script)], 120, cwd=tmp_path)
+    assert "2 ranks" in out and (tmp_path / "mpi_model.safetensors").exists()
+    assert out.count("Epoch: 5 ") == 1  # the log comes from rank 0 only
