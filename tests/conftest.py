@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -7,16 +8,24 @@ from hypothesis import HealthCheck, settings
 
 # Markers for tests that need a heavy peer. Outside CI a missing peer skips them; CI
 # (FASTMLP_REQUIRE_PEERS=1) installs the peers, and there a missing one fails the test.
-PEERS = {"torch": "torch"}
+# A marker's peer is a module, or a module and a program on PATH.
+PEERS = {"torch": ("torch",), "mpi": ("mpi4py", "mpirun"), "dask": ("distributed",)}
+
+
+def _missing(peer: tuple) -> bool:
+    module, *program = peer
+    return importlib.util.find_spec(module) is None or any(shutil.which(p) is None
+                                                           for p in program)
 
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("FASTMLP_REQUIRE_PEERS") == "1":
         return
-    missing = {m for m, module in PEERS.items() if importlib.util.find_spec(module) is None}
+    missing = {m for m, peer in PEERS.items() if _missing(peer)}
     for item in items:
         for marker in missing & set(item.keywords):
-            item.add_marker(pytest.mark.skip(reason=f"needs {PEERS[marker]} (not installed)"))
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs {' and '.join(PEERS[marker])} (not installed)"))
 
 
 @pytest.fixture

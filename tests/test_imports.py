@@ -15,7 +15,8 @@ PACKAGE = Path(fastmlp.__file__).parent
 # Lowest first. A module may import fastmlp modules from lower floors only.
 FLOORS = [
     {"_version", "_core", "_checks"},
-    {"params", "functional", "init", "metrics", "linear_model", "tabular", "progress"},
+    {"params", "functional", "init", "metrics", "linear_model", "tabular", "progress",
+     "_distributed"},
     {"losses", "optim.optimizers"},
     {"optim.lr_scheduler"},
     {"optim"},

@@ -124,6 +124,44 @@ using opt_labels = std::optional<carray<std::int64_t>>;
 using ReportFn = py::typing::Callable<bool(index_t, double, double, double)>;
 // Called after each L-BFGS iteration: (iteration, objective) -> keep going.
 using IterFn = py::typing::Callable<bool(index_t, double)>;
+// A data-parallel step's sum over the processes: (gradients too, this process's exception or
+// None); raises when any process failed.
+using SyncFn = py::typing::Callable<void(bool, py::object)>;
+
+// The Python exception that an error caught in the core becomes (as module.cpp translates).
+py::object python_error(std::exception_ptr p) {
+    try {
+        std::rethrow_exception(p);
+    } catch (const py::error_already_set& e) {
+        return e.value();
+    } catch (const NonFiniteError& e) {
+        return py::handle(PyExc_FloatingPointError)(e.what());
+    } catch (const std::invalid_argument& e) {
+        return py::handle(PyExc_ValueError)(e.what());
+    } catch (const std::out_of_range& e) {
+        return py::handle(PyExc_IndexError)(e.what());
+    } catch (const std::exception& e) {
+        return py::handle(PyExc_RuntimeError)(e.what());
+    } catch (...) {
+        return py::handle(PyExc_RuntimeError)("unknown C++ exception");
+    }
+}
+
+// The core's FitSync over the Python sum and its extras (the values after the gradients);
+// empty without sum. The sum takes the GIL: the core calls it with the GIL released.
+template <class T>
+std::optional<FitSync<T>> sync_of(const std::optional<SyncFn>& sum, std::optional<carray<T>>& extras) {
+    if (!sum) return std::nullopt;
+    require(extras && extras->ndim() == 1 && extras->size() == kSyncSlots,
+            "sync_extras must be " + std::to_string(kSyncSlots) + " values");
+    FitSync<T> s;
+    s.extras = mutable_data(*extras, "sync_extras");
+    s.sum = [&sum](bool grads, std::exception_ptr error) {
+        py::gil_scoped_acquire gil;
+        (*sum)(grads, error ? python_error(error) : py::none());
+    };
+    return s;
+}
 
 template <class T>
 Targets<T> targets_of(const opt_array<T>& y, const opt_labels& labels,
@@ -242,25 +280,45 @@ void bind_net(py::module_& m, const char* name) {
         .def("train_step",
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,
-                double clip, double l2) {
+                double clip, double l2, const std::optional<SyncFn>& sync,
+                std::optional<carray<T>> sync_extras) {
                  const Targets<T> t = targets_of<T>(y, labels, w);
                  const XRows<T> r = x_rows(x, s.net.in_features());
                  const index_t n = r.n;
+                 const std::optional<FitSync<T>> synced = sync_of(sync, sync_extras);
                  // The Python layer leaves this check here: one vectorised pass, no temporaries.
-                 require(values_finite(x), "x contains NaN or Inf");
-                 require(!t.y || all_finite(t.y, n * s.net.out_features()), "y contains NaN or Inf");
+                 // Synced, a failure is shared with the other processes instead.
+                 std::exception_ptr error;
+                 try {
+                     require(values_finite(x), "x contains NaN or Inf");
+                     require(!t.y || all_finite(t.y, n * s.net.out_features()),
+                             "y contains NaN or Inf");
+                 } catch (...) {
+                     if (!synced) throw;
+                     error = std::current_exception();
+                 }
+                 if (synced) {
+                     py::gil_scoped_release nogil;
+                     double seen = 0.0;
+                     return sync_step(s.net, o.opt, loss, r.x, t, n, clip, l2, *synced, error, &seen)
+                         .value;
+                 }
                  return releasing_gil_for(n * s.params.size(), [&] {
                      return s.net.train_step(r.x, t, n, loss, o.opt, clip, l2).value;
                  });
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "clip_norm"_a,
-             "weight_l2"_a)
+             "weight_l2"_a, "sync"_a = py::none(), "sync_extras"_a = py::none(),
+             "With sync (and sync_extras, the values after the gradient buffer), one "
+             "data-parallel step: the gradients are summed over the processes by sync.")
         .def("fit",
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,
                 FitOptions opts, const std::optional<matrix_or_csr<T>>& vx, const opt_array<T>& vy,
                 const opt_labels& vlabels, const std::optional<ReportFn>& on_report,
-                FitState& state) {
+                FitState& state, const std::optional<SyncFn>& sync,
+                std::optional<carray<T>> sync_extras) {
+                 const std::optional<FitSync<T>> synced = sync_of(sync, sync_extras);
                  const XRows<T> xr = x_rows(x, s.net.in_features());
                  Dataset<T> train{xr.x, targets_of<T>(y, labels, w), xr.n};
                  Dataset<T> val;
@@ -276,7 +334,8 @@ void bind_net(py::module_& m, const char* name) {
                  FitResult r;
                  {
                      py::gil_scoped_release nogil;
-                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook, &state);
+                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook, &state,
+                             synced ? &*synced : nullptr);
                  }
                  std::optional<py::array_t<double>> vl;
                  if (vx) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
@@ -286,9 +345,11 @@ void bind_net(py::module_& m, const char* name) {
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "optimizer"_a, "options"_a,
              "val_x"_a, "val_y"_a, "val_labels"_a, "on_report"_a, "state"_a,
+             "sync"_a = py::none(), "sync_extras"_a = py::none(),
              "The native training loop: (loss per epoch, its weight-L2 part, validation loss per "
              "epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps "
-             "it up to date, before each report, for checkpoints.")
+             "it up to date, before each report, for checkpoints. With sync, data-parallel: see "
+             "train_step.")
         .def("fit_lbfgs",
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, double l2,
@@ -312,6 +373,9 @@ void bind_net(py::module_& m, const char* name) {
 }  // namespace
 
 void register_net(py::module_& m) {
+    // A data-parallel step's extras after the gradients, and which of them counts failures.
+    m.attr("SYNC_SLOTS") = int(kSyncSlots);
+    m.attr("SYNC_FAILED") = int(kSyncFailed);
     bind_csr(m);
     bind_net<float>(m, "Net_f32");
     bind_net<double>(m, "Net_f64");

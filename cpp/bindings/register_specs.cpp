@@ -107,7 +107,8 @@ void register_specs(py::module_& m) {
         .def_readwrite("seed", &FitOptions::seed)
         .def_readwrite("report_every", &FitOptions::report_every)
         .def_readwrite("clip_norm", &FitOptions::clip_norm)
-        .def_readwrite("l2", &FitOptions::l2);
+        .def_readwrite("l2", &FitOptions::l2)
+        .def_readwrite("steps", &FitOptions::steps);
     // Arrays cross as copies: a checkpoint reads them between epochs.
     const auto doubles = [](const std::vector<double>& v) {
         return py::array_t<double>(py::ssize_t(v.size()), v.data());

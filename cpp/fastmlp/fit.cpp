@@ -75,7 +75,83 @@ void check_order(SampleOrder& order, index_t n) {
     });
 }
 
+// err with where it happened, when known.
+NonFiniteError located(const NonFiniteError& err, index_t epoch, index_t step) {
+    if (epoch == 0) return err;
+    return NonFiniteError(std::string(err.what()) + " at epoch " + std::to_string(epoch) +
+                          ", step " + std::to_string(step));
+}
+
+// What a batch counts for in the epoch's mean loss: its samples, or (mean) their weights.
+template <class T>
+double batch_weight(Targets<T> t, index_t b, const LossSpec& loss) {
+    return t.w && loss.mean ? std::accumulate(t.w, t.w + b, 0.0) : double(b);
+}
+
+template <class T>
+void scale(T* v, index_t n, T c) {
+    for (index_t i = 0; i < n; ++i) v[i] *= c;
+}
+
+// sync.sum with this process's error, if any, flagged and carried.
+template <class T>
+void synced_sum(const FitSync<T>& sync, bool grads, std::exception_ptr error) {
+    sync.extras[kSyncFailed] = error ? T(1) : T(0);
+    sync.sum(grads, error);
+    if (error) std::rethrow_exception(error);  // sum throws first; never left unraised
+}
+
 }  // namespace
+
+template <class T>
+StepLoss sync_step(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, Input<T> x,
+                   Targets<T> t, index_t b, double clip_norm, double l2, const FitSync<T>& sync,
+                   std::exception_ptr error, double* seen, index_t epoch, index_t step) {
+    T* ex = sync.extras;
+    T* g = net.grads();
+    const index_t np = net.param_count();
+    std::fill(ex, ex + kSyncSlots, T(0));
+    bool computed = false;
+    if (!error && b > 0) {
+        try {
+            // The penalty waits for the global denominator.
+            const StepLoss l = net.loss_grad(x, t, b, loss);
+            const double weight = batch_weight(t, b, loss);
+            // Each process's mean times its denominator: the sum over the processes is the
+            // sum over the global batch, which the global denominator then divides.
+            const double denom = loss.mean && weight > 0.0
+                                     ? loss_denominator(loss, t, b, net.out_features()) : 0.0;
+            if (loss.mean) scale(g, np, T(denom));
+            ex[kSyncDenominator] = T(denom);
+            ex[kSyncLoss] = T(loss.mean ? l.value * denom : l.value);
+            ex[kSyncSeen] = T(weight);
+            computed = true;
+        } catch (const NonFiniteError& err) {
+            error = std::make_exception_ptr(located(err, epoch, step));
+        } catch (...) {
+            error = std::current_exception();
+        }
+    }
+    if (!computed) std::fill(g, g + np, T(0));
+    synced_sum(sync, true, error);
+    const double denom = loss.mean && double(ex[kSyncDenominator]) > 0.0
+                             ? double(ex[kSyncDenominator]) : 1.0;
+    if (loss.mean) scale(g, np, T(1.0 / denom));
+    StepLoss r;
+    r.value = double(ex[kSyncLoss]) / denom;
+    if (l2 != 0.0) {
+        const double coef = l2 / denom;
+        r.penalty = coef * net.weight_penalty(coef);
+        r.value += r.penalty;
+    }
+    *seen = double(ex[kSyncSeen]);
+    try {
+        net.update(opt, clip_norm);
+    } catch (const NonFiniteError& err) {
+        throw located(err, epoch, step);
+    }
+    return r;
+}
 
 void SampleOrder::identity(index_t n, bool wide) {
     wide_ = wide || n > index_t(UINT32_MAX);
@@ -109,18 +185,28 @@ std::vector<std::int64_t> SampleOrder::values() const {
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
-              const Dataset<T>* val, const FitOptions& o, const FitHook& hook, FitState* state) {
+              const Dataset<T>* val, const FitOptions& o, const FitHook& hook, FitState* state,
+              const FitSync<T>* sync) {
     using clock = std::chrono::steady_clock;
     const index_t n = train.n, in = net.in_features(), out = net.out_features();
     const index_t bs = o.batch_size > 0 ? std::min(o.batch_size, n) : n;
+    const index_t steps = o.steps > 0 ? o.steps : (n + bs - 1) / bs;
     FitState fresh;
     FitState& st = state ? *state : fresh;
     if (st.epoch == 0) st.rng = o.seed;
-    if (o.shuffle) {
-        if (st.order.empty())
-            st.order.identity(n);
-        else
-            check_order(st.order, n);
+    // With sync, a failure of this process travels with the next sum instead of leaving the
+    // others waiting in it.
+    std::exception_ptr pending;
+    try {
+        if (o.shuffle) {
+            if (st.order.empty())
+                st.order.identity(n);
+            else
+                check_order(st.order, n);
+        }
+    } catch (...) {
+        if (!sync) throw;
+        pending = std::current_exception();
     }
     Batch<T> batch;
     if (o.shuffle) {
@@ -151,29 +237,48 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                     std::swap(order[size_t(i)], order[size_t(rng.below(std::uint64_t(i + 1)))]);
             });
         double total = 0.0, penalty = 0.0, seen = 0.0;  // seen: samples, or their weights
-        for (index_t start = 0, step = 1; start < n; start += bs, ++step) {
-            const index_t b = std::min(bs, n - start);
+        for (index_t step = 1; step <= steps; ++step) {
+            const index_t start = (step - 1) * bs, b = start < n ? std::min(bs, n - start) : 0;
+            if (sync) {
+                // Polled before the step, so that an interrupt travels with its sum.
+                if (clock::now() - last_poll >= poll) {
+                    try {
+                        hook(e, false, 0.0, 0.0, 0.0);
+                    } catch (...) {
+                        if (!pending) pending = std::current_exception();
+                    }
+                    last_poll = clock::now();
+                }
+            }
             std::pair<Input<T>, Targets<T>> xt;
-            if (o.shuffle)
+            if (b == 0)
+                xt = {train.x, train.t};  // unused: this shard has no batch left
+            else if (o.shuffle)
                 st.order.visit([&](const auto& order) {
                     xt = gather(train, in, out, order.data() + start, b, batch);
                 });
             else
                 xt = {train.x.from(start, in), rows_of(train.t, start, out)};
             const auto& [x, t] = xt;
-            try {
-                const StepLoss l = net.train_step(x, t, b, loss, opt, o.clip_norm, o.l2);
-                // The epoch's loss is the (weighted) per-sample mean over all batches.
-                double weight = double(b);
-                if (t.w && loss.mean) weight = std::accumulate(t.w, t.w + b, 0.0);
-                total += loss.mean ? l.value * weight : l.value;
-                penalty += loss.mean ? l.penalty * weight : l.penalty;
-                seen += weight;
-            } catch (const NonFiniteError& err) {
-                throw NonFiniteError(std::string(err.what()) + " at epoch " + std::to_string(e) +
-                                     ", step " + std::to_string(step));
+            StepLoss l;
+            // The epoch's loss is the (weighted) per-sample mean over all batches.
+            double weight = 0.0;
+            if (sync) {
+                std::exception_ptr error = std::exchange(pending, nullptr);
+                l = sync_step(net, opt, loss, x, t, b, o.clip_norm, o.l2, *sync, error, &weight,
+                              e, step);
+            } else {
+                try {
+                    l = net.train_step(x, t, b, loss, opt, o.clip_norm, o.l2);
+                } catch (const NonFiniteError& err) {
+                    throw located(err, e, step);
+                }
+                weight = batch_weight(t, b, loss);
             }
-            if (clock::now() - last_poll >= poll) {
+            total += loss.mean ? l.value * weight : l.value;
+            penalty += loss.mean ? l.penalty * weight : l.penalty;
+            seen += weight;
+            if (!sync && clock::now() - last_poll >= poll) {
                 hook(e, false, 0.0, 0.0, 0.0);
                 last_poll = clock::now();
             }
@@ -182,26 +287,59 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
         res.penalty.push_back(seen > 0.0 ? penalty / seen : 0.0);
         if (val) {
             net.predict(val->x, val->n, vpred.data(), scratch.data());
-            res.val_loss.push_back(loss_forward(loss, vpred.data(), val->t, val->n, out,
-                                                static_cast<T*>(nullptr)));
+            double vl = loss_forward(loss, vpred.data(), val->t, val->n, out,
+                                     static_cast<T*>(nullptr));
+            if (sync) {  // the mean over every process's validation rows
+                const double denom = loss_denominator(loss, val->t, val->n, out);
+                T* ex = sync->extras;
+                std::fill(ex, ex + kSyncSlots, T(0));
+                ex[kSyncDenominator] = T(loss.mean ? denom : 0.0);
+                ex[kSyncLoss] = T(loss.mean ? vl * denom : vl);
+                synced_sum(*sync, false, std::exchange(pending, nullptr));
+                vl = loss.mean ? double(ex[kSyncLoss]) / double(ex[kSyncDenominator])
+                               : double(ex[kSyncLoss]);
+            }
+            res.val_loss.push_back(vl);
         }
         st.epoch = e;
         st.rng = rng.state;
         if (o.report_every > 0 && e % o.report_every == 0) {
-            const bool go_on = hook(e, true, res.loss.back(), res.penalty.back(),
-                                    val ? res.val_loss.back() : NAN);
+            const double vl = val ? res.val_loss.back() : NAN;
+            bool go_on = true;
+            if (sync) {  // every process stops when any asks to, or fails
+                try {
+                    go_on = hook(e, true, res.loss.back(), res.penalty.back(), vl);
+                } catch (...) {
+                    if (!pending) pending = std::current_exception();
+                }
+                std::fill(sync->extras, sync->extras + kSyncSlots, T(0));
+                sync->extras[kSyncStop] = go_on ? T(0) : T(1);
+                synced_sum(*sync, false, std::exchange(pending, nullptr));
+                go_on = sync->extras[kSyncStop] == T(0);
+            } else {
+                go_on = hook(e, true, res.loss.back(), res.penalty.back(), vl);
+            }
             last_poll = clock::now();
             if (!go_on) break;
         }
     }
+    if (pending) std::rethrow_exception(pending);  // no epoch left to carry it
     return res;
 }
 
 template FitResult fit<float>(Net<float>&, Optimizer<float>&, const LossSpec&,
                               const Dataset<float>&, const Dataset<float>*, const FitOptions&,
-                              const FitHook&, FitState*);
+                              const FitHook&, FitState*, const FitSync<float>*);
 template FitResult fit<double>(Net<double>&, Optimizer<double>&, const LossSpec&,
                                const Dataset<double>&, const Dataset<double>*, const FitOptions&,
-                               const FitHook&, FitState*);
+                               const FitHook&, FitState*, const FitSync<double>*);
+template StepLoss sync_step<float>(Net<float>&, Optimizer<float>&, const LossSpec&, Input<float>,
+                                   Targets<float>, index_t, double, double,
+                                   const FitSync<float>&, std::exception_ptr, double*, index_t,
+                                   index_t);
+template StepLoss sync_step<double>(Net<double>&, Optimizer<double>&, const LossSpec&,
+                                    Input<double>, Targets<double>, index_t, double, double,
+                                    const FitSync<double>&, std::exception_ptr, double*, index_t,
+                                    index_t);
 
 }  // namespace fastmlp

@@ -1,5 +1,6 @@
 // The native training loop: epochs, shuffled minibatches, steps, validation.
 #pragma once
+#include <exception>
 #include <functional>
 #include <vector>
 
@@ -30,7 +31,41 @@ struct FitOptions {
     double clip_norm = 0.0;
     double l2 = 0.0;  // Net::loss_grad's weight penalty
     double poll_seconds = 0.05;  // how often the hook may check for signals
+    index_t steps = 0;  // steps per epoch (with a FitSync: the most any process takes); 0: the batches
 };
+
+// Data-parallel training, one process per shard (MPI ranks, say). A step sums the
+// processes' gradients and a few extras over all of them in one collective: the caller lays
+// the extras out right after the gradient buffer, so that the two are one contiguous span.
+enum SyncSlot : int {
+    kSyncDenominator,  // what the processes' mean losses divide by, summed: the global one
+    kSyncLoss,         // the loss times that denominator (the summed loss)
+    kSyncSeen,         // the samples, or their weights
+    kSyncStop,         // processes whose epoch hook asks to stop
+    kSyncFailed,       // processes that failed
+    kSyncSlots
+};
+
+template <class T>
+struct FitSync {
+    T* extras = nullptr;  // kSyncSlots values right after the gradients
+    // Replaces the gradients and the extras (grads=true), or the extras alone, by their sums
+    // over the processes. `error` is this process's failure since the last call, if any;
+    // when any process failed (kSyncFailed), sum throws the same error on every process.
+    std::function<void(bool grads, std::exception_ptr error)> sum;
+};
+
+// One data-parallel step with this process's b rows (b = 0 when its shard has no batch
+// left this epoch; x and t are then unused): the loss and gradients, their sum over the
+// processes weighted by each one's loss denominator, the weight penalty over the global
+// denominator, clipping and the update, the same on every process. `error` is a failure
+// this process had since the last sum, carried into this one. Returns the global batch's
+// loss; *seen receives its samples (or their weights). epoch and step, when nonzero, go into
+// FloatingPointError messages.
+template <class T>
+StepLoss sync_step(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, Input<T> x,
+                   Targets<T> t, index_t b, double clip_norm, double l2, const FitSync<T>& sync,
+                   std::exception_ptr error, double* seen, index_t epoch = 0, index_t step = 0);
 
 // Per epoch: the training loss (its weight penalty included, and also given
 // apart) and the validation loss (no penalty).
@@ -87,9 +122,12 @@ using FitHook =
 // Runs epochs state->epoch + 1 .. o.epochs, updating *state after each (before the hook
 // reports it), when state is given; throws std::invalid_argument if its order is not a
 // permutation of the training rows.
+// With sync, every step is a sync_step (o.steps of them per epoch), the validation loss is
+// averaged over the processes, and the epoch hook's stop requests and any process's failure
+// (its own, or thrown by its hook) are shared right after it, so that all stop together.
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
               const Dataset<T>* val, const FitOptions& o, const FitHook& hook,
-              FitState* state = nullptr);
+              FitState* state = nullptr, const FitSync<T>* sync = nullptr);
 
 }  // namespace fastmlp

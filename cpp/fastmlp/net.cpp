@@ -274,6 +274,12 @@ template <class T>
 StepLoss Net<T>::train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
                             Optimizer<T>& opt, double clip_norm, double l2) {
     const StepLoss r = loss_grad(x, t, n, loss, l2);
+    update(opt, clip_norm);
+    return r;
+}
+
+template <class T>
+void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
     if (clip_norm > 0.0) {
         // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if below 1.
         const double c = clip_norm / (grad_norm(opt.spans) + 1e-6);
@@ -289,7 +295,6 @@ StepLoss Net<T>::train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec&
                                  ? "update made a weight non-finite (learning rate too large?)"
                                  : "gradient is not finite");
     }
-    return r;
 }
 
 template class Net<float>;

@@ -87,9 +87,12 @@ public:
     // accumulate=true adds to the gradients instead (a batch in parts).
     StepLoss loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss, double l2 = 0.0,
                        bool accumulate = false);
-    // loss_grad, gradient clipping, optimizer step; returns the loss before the update.
+    // loss_grad, then update; returns the loss before the update.
     StepLoss train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
                         Optimizer<T>& opt, double clip_norm = 0.0, double l2 = 0.0);
+    // Gradient clipping and the optimizer step on the gradients as they are (fit's
+    // data-parallel step averages them across processes in between).
+    void update(Optimizer<T>& opt, double clip_norm = 0.0);
     // sum(W^2) / 2 over the Linear weights; a nonzero coef also adds coef * W to their
     // gradients.
     double weight_penalty(double coef);

@@ -1,7 +1,7 @@
 """fastmlp: train and run multilayer perceptrons on a CPU with the whole loop native."""
 from __future__ import annotations
 
-from . import _checks, _core, functional, init, metrics, optim, plot
+from . import _checks, _core, _distributed, functional, init, metrics, optim, plot
 from ._version import __version__
 from .linear_model import LinearRegression
 from .losses import (BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
@@ -19,7 +19,8 @@ def set_num_threads(n: int) -> None:
 
     The default is the environment variable ``FASTMLP_NUM_THREADS`` when set, else every
     core. Results do not depend on it: work is split over rows and columns of each product,
-    never over a sum.
+    never over a sum. A data-parallel ``fit(comm=...)`` runs each rank on one thread unless
+    a count was chosen here or by the variable.
 
     Parameters
     ----------
@@ -27,6 +28,7 @@ def set_num_threads(n: int) -> None:
         A positive number of threads.
     """
     _core.set_num_threads(_checks.positive_int(n, "n"))
+    _distributed.threads_chosen = True  # so data-parallel ranks keep it
 
 
 def get_num_threads() -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Union, cast
+from typing import Dict, List, Optional, Tuple, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,9 @@ from .optim.lr_scheduler import ScheduleState
 
 # The settings of a run that a resumed run must share: sizes, batches, what is watched.
 Settings = Dict[str, Union[None, bool, int, float, str, List[str]]]
+# Another rank's shuffle generator state, sample order (None without shuffling) and dropout
+# draws, in a data-parallel run's checkpoint.
+RankState = Tuple[int, Optional[npt.NDArray[np.int64]], int]
 _T = "checkpoint."
 _HISTORY = _T + "history."
 _U64 = 1 << 64
@@ -38,7 +41,8 @@ class RunState:
     position; ``settings``: the run's; ``scheduler``: its ``state_dict()``; ``best``,
     ``best_epoch``, ``wait``, ``stopped``, ``best_weights``: early stopping's state;
     ``history``: ``"loss"``, ``"penalty"``, ``"lr"``, ``"val_loss"`` (with validation data)
-    and ``"metric.<name>"``, one value per epoch done.
+    and ``"metric.<name>"``, one value per epoch done; ``others``: in a data-parallel run,
+    ranks 1, 2, ...'s own ``(rng, order, dropout_draws)`` (the fields above are rank 0's).
     """
     epoch: int
     seed: int
@@ -54,6 +58,7 @@ class RunState:
     stopped: bool
     best_weights: Optional[FloatArray]
     history: Dict[str, Float64Array]
+    others: List[RankState]
 
 
 @dataclass
@@ -76,9 +81,14 @@ def save(path: FilePath, net: Model, opt: Optimizer, run: RunState) -> None:
     opt_tensors, opt_header = _modelfile.optimizer_entries(opt)
     tensors.update(opt_tensors)
     header.update(opt_header)
-    header["checkpoint"] = json.dumps({k: getattr(run, k) for k in _SCALARS})
+    entry = {k: getattr(run, k) for k in _SCALARS}
+    entry["others"] = [[rng, draws] for rng, _, draws in run.others]
+    header["checkpoint"] = json.dumps(entry)
     if run.order is not None:
         tensors[_T + "order"] = run.order
+    for r, (_, order, _) in enumerate(run.others, 1):
+        if order is not None:
+            tensors[f"{_T}order.{r}"] = order
     if run.best_weights is not None:
         tensors[_T + "best_weights"] = run.best_weights
     tensors.update((_HISTORY + k, v) for k, v in run.history.items())
@@ -119,7 +129,8 @@ def read(path: FilePath, net: Model, opt: Optimizer, settings: Settings, epochs:
         wait=cast(int, field("wait", (int,))), stopped=cast(bool, field("stopped", (bool,))),
         best_weights=cast(Optional[FloatArray], tensors.get(_T + "best_weights")),
         history={k[len(_HISTORY):]: cast(Float64Array, v) for k, v in tensors.items()
-                 if k.startswith(_HISTORY)})
+                 if k.startswith(_HISTORY)},
+        others=_others(path, entry.get("others", []), tensors))
     _check_run(path, run, settings, epochs, seed)
     weights = cast(Dict[str, FloatArray], _modelfile.weights(tensors))
     mine = net.state_dict()
@@ -134,6 +145,18 @@ def read(path: FilePath, net: Model, opt: Optimizer, settings: Settings, epochs:
     return Saved(weights, opt_state, run)
 
 
+def _others(path: FilePath, entry: object, tensors: Dict[str, npt.NDArray[np.generic]]
+            ) -> List[RankState]:
+    """The other ranks' states of a data-parallel checkpoint."""
+    if not isinstance(entry, list) or not all(
+            isinstance(e, list) and len(e) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < _U64 for v in e)
+            for e in entry):
+        raise ValueError(f"resume: {path}: bad checkpoint entry others={entry!r}")
+    return [(rng, cast(Optional[npt.NDArray[np.int64]], tensors.get(f"{_T}order.{r}")), draws)
+            for r, (rng, draws) in enumerate(entry, 1)]
+
+
 def _check_model(path: FilePath, meta: Header, net: Model) -> None:
     mine = _modelfile.model_header(net)
     if (meta["dtype"], meta["layers"]) != (mine["dtype"], mine["layers"]):
@@ -144,6 +167,10 @@ def _check_model(path: FilePath, meta: Header, net: Model) -> None:
 
 def _check_run(path: FilePath, run: RunState, settings: Settings, epochs: int,
                seed: Optional[int]) -> None:
+    there, here = run.settings.get("ranks", 1), settings.get("ranks", 1)
+    if there != here or len(run.others) + 1 != here:
+        raise ValueError(f"resume: {path} was written by a run on {there} rank(s), this run "
+                         f"has {here}: resume with the same number of ranks")
     differ = [f"{k}={run.settings.get(k)!r} there, {v!r} here" for k, v in settings.items()
               if run.settings.get(k) != v]
     if differ or set(run.settings) != set(settings):

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Act', 'ActSpec', 'CsrMatrix', 'FitOptions', 'FitState', 'LayerKind', 'LayerSpec', 'LbfgsOptions', 'LbfgsResult', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
+__all__: list[str] = ['Act', 'ActSpec', 'CsrMatrix', 'FitOptions', 'FitState', 'LayerKind', 'LayerSpec', 'LbfgsOptions', 'LbfgsResult', 'LossKind', 'LossSpec', 'Net_f32', 'Net_f64', 'OptKind', 'OptSpec', 'Optimizer_f32', 'Optimizer_f64', 'ParamInfo', 'SYNC_FAILED', 'SYNC_SLOTS', 'act_backward_f32', 'act_backward_f64', 'act_forward_f32', 'act_forward_f64', 'build_info', 'gemm_f32', 'gemm_f64', 'get_num_threads', 'linear_backward_f32', 'linear_backward_f64', 'linear_forward_f32', 'linear_forward_f64', 'log_softmax_f32', 'log_softmax_f64', 'loss_f32', 'loss_f64', 'optim_update_f32', 'optim_update_f64', 'param_count', 'param_layout', 'set_num_threads']
 class LayerKind:
     """
     Members:
@@ -397,6 +397,12 @@ class FitOptions:
     @seed.setter
     def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    @property
+    def steps(self) -> int:
+        ...
+    @steps.setter
+    def steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class FitState:
     def __init__(self) -> None:
         ...
@@ -535,9 +541,9 @@ class Net_f32:
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None, state: FitState) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None, state: FitState, sync: collections.abc.Callable[[bool, typing.Any], None] | None = None, sync_extras: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None = None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
-        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps it up to date, before each report, for checkpoints.
+        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps it up to date, before each report, for checkpoints. With sync, data-parallel: see train_step.
         """
     def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
         """
@@ -547,8 +553,10 @@ class Net_f32:
         ...
     def predict(self, x: builtins.object) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
-        ...
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: LossSpec, optimizer: Optimizer_f32, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex, sync: collections.abc.Callable[[bool, typing.Any], None] | None = None, sync_extras: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None = None) -> float:
+        """
+        With sync (and sync_extras, the values after the gradient buffer), one data-parallel step: the gradients are summed over the processes by sync.
+        """
     @property
     def batch(self) -> int:
         ...
@@ -574,9 +582,9 @@ class Net_f64:
         """
     def backward(self, grad: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None, state: FitState) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
+    def fit(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, options: FitOptions, val_x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix | None, val_y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, val_labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, on_report: collections.abc.Callable[[int, float, float, float], bool] | None, state: FitState, sync: collections.abc.Callable[[bool, typing.Any], None] | None = None, sync_extras: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64] | None]:
         """
-        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps it up to date, before each report, for checkpoints.
+        The native training loop: (loss per epoch, its weight-L2 part, validation loss per epoch or None). It continues from the epoch of `state` (0: a fresh run) and keeps it up to date, before each report, for checkpoints. With sync, data-parallel: see train_step.
         """
     def fit_lbfgs(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, weight_l2: typing.SupportsFloat | typing.SupportsIndex, options: LbfgsOptions, on_iter: collections.abc.Callable[[int, float], bool] | None) -> LbfgsResult:
         """
@@ -586,8 +594,10 @@ class Net_f64:
         ...
     def predict(self, x: builtins.object) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex) -> float:
-        ...
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex, sync: collections.abc.Callable[[bool, typing.Any], None] | None = None, sync_extras: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> float:
+        """
+        With sync (and sync_extras, the values after the gradient buffer), one data-parallel step: the gradients are summed over the processes by sync.
+        """
     @property
     def batch(self) -> int:
         ...
@@ -657,3 +667,5 @@ def param_layout(layers: collections.abc.Sequence[LayerSpec]) -> list[ParamInfo]
     """
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
+SYNC_FAILED: int = 4
+SYNC_SLOTS: int = 5

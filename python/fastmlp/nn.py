@@ -1,6 +1,7 @@
 """Layers and the Sequential model: thin objects over the native core."""
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, Mapping, Protocol, Union
@@ -8,13 +9,14 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, Mapping, Protocol, U
 import numpy as np
 import numpy.typing as npt
 
-from . import _checks, _core, functional as F, init, training
+from . import _checks, _core, _distributed, functional as F, init, training
 from ._checks import FloatArray, XLike
 from .losses import LossLike, resolve_loss
 from .optim import Adam, Optimizer
 from .params import Parameter
 
 if TYPE_CHECKING:
+    from mpi4py import MPI
     from typing_extensions import Self, Unpack
 
 # A layer's constructor arguments, as fastmlp.save writes them.
@@ -621,7 +623,10 @@ class Sequential(Module):
         layout = _core.param_layout(specs)  # from the core, which also checks the specs
         total = _core.param_count(specs)
         self._flat = np.zeros(total, self.dtype)
-        self._flat_grad = np.zeros(total, self.dtype)
+        # The gradients, then the extras that a data-parallel step sums with them in one
+        # collective (fastmlp._distributed).
+        self._grad_buffer = np.zeros(total + _core.SYNC_SLOTS, self.dtype)
+        self._flat_grad = self._grad_buffer[:total]
         for info in layout:
             p = dict(self._layers[info.layer].named_parameters())[info.name]
             p.name = f"{info.layer}.{info.name}"
@@ -816,7 +821,8 @@ class Sequential(Module):
 
     def train_step(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
                    optimizer: Optimizer | None = None, clip_grad_norm: float = 0.0,
-                   sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0) -> float:
+                   sample_weight: npt.ArrayLike | None = None, weight_l2: float = 0.0,
+                   comm: MPI.Intracomm | None = None) -> float:
         """One training step in one native call: zero_grad, forward, loss, backward and
         the optimizer's update.
 
@@ -844,11 +850,18 @@ class Sequential(Module):
             before the mean divides it, as scikit-learn's alpha: the loss becomes the mean
             plus ``weight_l2 / 2 * sum(W**2)`` divided by the samples (or their weights)
             times the values per sample. The returned loss includes it.
+        comm : mpi4py.MPI.Intracomm, optional
+            Data-parallel: every rank calls train_step with its part of the batch (at least
+            one row), and the step is that of the whole batch,
+            the ranks' parts side by side; the gradients are averaged with one Allreduce and
+            every rank applies the same update. The ranks' weights must already be equal
+            (``fit(comm=...)`` leaves them so; equal seeds do too). A failure on one rank
+            raises on every rank.
 
         Returns
         -------
         float
-            The loss of the batch, measured before the update.
+            The loss of the whole batch, measured before the update.
 
         Raises
         ------
@@ -858,22 +871,34 @@ class Sequential(Module):
             The loss, a gradient or a weight became NaN or Inf.
         """
         with self._exclusive("train_step"):
-            spec, labels = resolve_loss(loss)
-            xa, ya = _checks.training_data(x, y, "x", "y", self.in_features, self.out_features,
-                                           self.dtype, labels, finite=False)
-            w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
-            native = self._optimizer(optimizer).native
+            sync = None if comm is None else \
+                _distributed.StepSum(_distributed.communicator(comm), self._grad_buffer)
+            try:
+                spec, labels = resolve_loss(loss)
+                xa, ya = _checks.training_data(x, y, "x", "y", self.in_features,
+                                               self.out_features, self.dtype, labels,
+                                               finite=False)
+                w = _checks.sample_weights(sample_weight, xa.shape[0], self.dtype)
+                native = self._optimizer(optimizer).native
+                clip = float(clip_grad_norm)
+                l2 = _checks.non_negative(weight_l2, "weight_l2")
+            except Exception as e:
+                if sync is None:
+                    raise
+                sync.fail(e)  # the other ranks wait in the step's collective: raise there
             self._has_forward = False  # backward needs a forward of its own afterwards
             y_arg, labels_arg = (None, ya) if labels else (ya, None)
-            clip = float(clip_grad_norm)
-            l2 = _checks.non_negative(weight_l2, "weight_l2")
             x_arg = training.core_input(xa, "x")
-            # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
-            if isinstance(self._impl, _core.Net_f32):
-                assert isinstance(native, _core.Optimizer_f32)
-                return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
-            assert isinstance(native, _core.Optimizer_f64)
-            return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip, l2)
+            extras = None if sync is None else sync.extras
+            with contextlib.nullcontext() if sync is None else _distributed.rank_threads():
+                # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
+                if isinstance(self._impl, _core.Net_f32):
+                    assert isinstance(native, _core.Optimizer_f32)
+                    return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native,
+                                                 clip, l2, sync, extras)
+                assert isinstance(native, _core.Optimizer_f64)
+                return self._impl.train_step(x_arg, y_arg, labels_arg, w, spec, native, clip,
+                                             l2, sync, extras)
 
     def fit(self, x: XLike, y: npt.ArrayLike, loss: LossLike = "mse",
             optimizer: Optimizer | None = None, epochs: int = 200, batch_size: int | None = None,
@@ -979,6 +1004,22 @@ class Sequential(Module):
             batch size, shuffle, validation, metrics, schedule, early stopping, clipping
             and weight_l2 are checked; ``seed`` must be None or the same). A run that
             early stopping ended has nothing left to train.
+        comm : mpi4py.MPI.Intracomm, optional
+            Data-parallel training: every rank calls fit with its own shard (x, y,
+            sample_weight and validation_data) and the same settings. The ranks start from
+            rank 0's weights; every step averages the gradients of the ranks' batches,
+            weighted by their samples (or sample weights), with one Allreduce, so all ranks
+            keep the same weights; with full batches the run equals one process training on
+            all the data, to rounding. Each rank shuffles its own shard (with seed + rank);
+            the ranks take as many steps per epoch as the largest shard has batches (a rank
+            out of batches adds none). The loss, validation loss and metrics
+            (``"accuracy"``, ``"mse"``, ``"mae"``) are averaged over all ranks, so schedules
+            and early stopping decide the same everywhere; on_epoch returning False on any
+            rank stops all. Log lines and the progress bar come from rank 0, callbacks run
+            on every rank. Rank 0 alone writes checkpoints (with every rank's shuffle
+            state); resume needs the same number of ranks. Bad input, divergence or an
+            exception on one rank raises on every rank. Each rank runs one native thread
+            unless a count was chosen (`fastmlp.set_num_threads`, ``FASTMLP_NUM_THREADS``).
 
         Returns
         -------

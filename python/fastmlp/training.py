@@ -4,14 +4,16 @@ The native loop calls back into Python only every `log_every` epochs, or every
 epoch when a scheduler, early stopping or validation metrics need it, and at checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from typing import Callable, Dict, Iterable, Mapping, Protocol, Tuple, TypedDict, Union
+from typing import (TYPE_CHECKING, Callable, Dict, Iterable, Mapping, Protocol, Tuple, TypedDict,
+                    Union)
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _checkpoint, _checks, _core, metrics as _metrics
+from . import _checkpoint, _checks, _core, _distributed, metrics as _metrics
 from ._checks import (FilePath, Float64Array, FloatArray, FloatDType, ModelInput, Targets,
                       XLike)
 from ._modelfile import Model as _SavedModel
@@ -20,6 +22,11 @@ from .optim import LRScheduler, Optimizer, ReduceLROnPlateau
 from .progress import Progress
 
 _METRICS = ("accuracy", "mse", "mae", "r2")
+# Metrics that are means over the samples, so that ranks average them exactly.
+_MEAN_METRICS = ("accuracy", "mse", "mae")
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
 
 CoreNet = Union[_core.Net_f32, _core.Net_f64]
 # fit(callback=...): called as callback(epoch, loss) every log_every epochs.
@@ -49,6 +56,7 @@ class FitExtras(TypedDict, total=False):
     checkpoint: FilePath | None
     checkpoint_every: int | None
     resume: FilePath | None
+    comm: MPI.Intracomm | None
 
 
 class _Model(_SavedModel, Protocol):
@@ -57,6 +65,7 @@ class _Model(_SavedModel, Protocol):
     out_features: int
     dtype: FloatDType
     training: bool
+    _grad_buffer: FloatArray  # the gradients, then the extras a data-parallel step sums
 
     def flat_parameters(self) -> FloatArray: ...
 
@@ -168,7 +177,7 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         metrics: Iterable[str] = (), clip_grad_norm: float = 0.0, weight_l2: float = 0.0,
         on_epoch: EpochHook | None = None, progress: bool = False,
         checkpoint: FilePath | None = None, checkpoint_every: int | None = None,
-        resume: FilePath | None = None) -> History:
+        resume: FilePath | None = None, comm: MPI.Intracomm | None = None) -> History:
     """Sequential.fit's body (see it for the user-facing description).
 
     Parameters
@@ -185,70 +194,91 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         As Sequential.fit's.
     metrics, clip_grad_norm, weight_l2, on_epoch, progress, checkpoint, checkpoint_every
         As Sequential.fit's.
-    resume
+    resume, comm
         As Sequential.fit's.
     """
-    spec, labels = resolve_loss(loss)
-    xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features, net.dtype,
-                                   labels)
-    w = _checks.sample_weights(sample_weight, xa.shape[0], net.dtype)
-    if validation_split is not None:
-        if validation_data is not None:
-            raise ValueError("pass validation_data or validation_split, not both")
-        if not 0.0 < validation_split < 1.0:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-        # As Keras: the last fraction of the samples, before any shuffling.
-        n_train = int(round(xa.shape[0] * (1.0 - validation_split)))
-        if not 0 < n_train < xa.shape[0]:
-            raise ValueError(f"validation_split={validation_split} leaves an empty set")
-        validation_data = (xa[n_train:], ya[n_train:])
-        xa, ya = xa[:n_train], ya[:n_train]
-        w = None if w is None else w[:n_train]
-    vx: ModelInput | None = None
-    vy: Targets | None = None
-    if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
-        vx, vy = _checks.training_data(*validation_data, "validation_data[0]",
-                                       "validation_data[1]", net.in_features, net.out_features,
+    ranks = None if comm is None else _distributed.communicator(comm)
+    rank = 0 if ranks is None else ranks.Get_rank()
+    # Under comm a failure in these checks on one rank is raised on every rank.
+    with _distributed.Agreement(ranks) as setup:
+        spec, labels = resolve_loss(loss)
+        xa, ya = _checks.training_data(x, y, "x", "y", net.in_features, net.out_features,
                                        net.dtype, labels)
-    metrics = tuple(metrics)
-    for m in metrics:
-        if m not in _METRICS:
-            raise ValueError(f"unknown metric {m!r}; expected one of {_METRICS}")
-    if metrics and vx is None:
-        raise ValueError("metrics are measured on validation data: pass validation_data "
-                         "or validation_split")
-    if scheduler is not None:
-        if not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau)):
-            raise TypeError(f"scheduler must be a fastmlp.optim.lr_scheduler schedule, "
-                            f"got {type(scheduler).__name__}")
-        if scheduler.optimizer is not opt:
-            raise ValueError("scheduler must schedule the optimizer passed to fit")
-    if patience is not None:
-        patience = _checks.positive_int(patience, "patience")
+        w = _checks.sample_weights(sample_weight, xa.shape[0], net.dtype)
+        if validation_split is not None:
+            if validation_data is not None:
+                raise ValueError("pass validation_data or validation_split, not both")
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+            # As Keras: the last fraction of the samples, before any shuffling.
+            n_train = int(round(xa.shape[0] * (1.0 - validation_split)))
+            if not 0 < n_train < xa.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves an empty set")
+            validation_data = (xa[n_train:], ya[n_train:])
+            xa, ya = xa[:n_train], ya[:n_train]
+            w = None if w is None else w[:n_train]
+        vx: ModelInput | None = None
+        vy: Targets | None = None
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            vx, vy = _checks.training_data(*validation_data, "validation_data[0]",
+                                           "validation_data[1]", net.in_features,
+                                           net.out_features, net.dtype, labels)
+        metrics = tuple(metrics)
+        for m in metrics:
+            if m not in _METRICS:
+                raise ValueError(f"unknown metric {m!r}; expected one of {_METRICS}")
+        if metrics and vx is None:
+            raise ValueError("metrics are measured on validation data: pass validation_data "
+                             "or validation_split")
+        if ranks is not None and not set(metrics) <= set(_MEAN_METRICS):
+            raise ValueError(f"metrics with comm must be means over the samples, which the "
+                             f"ranks average: any of {_MEAN_METRICS}, got {metrics}")
+        if scheduler is not None:
+            if not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau)):
+                raise TypeError(f"scheduler must be a fastmlp.optim.lr_scheduler schedule, "
+                                f"got {type(scheduler).__name__}")
+            if scheduler.optimizer is not opt:
+                raise ValueError("scheduler must schedule the optimizer passed to fit")
+        if patience is not None:
+            patience = _checks.positive_int(patience, "patience")
 
-    o = _core.FitOptions()
-    o.epochs = _checks.positive_int(epochs, "epochs")
-    o.batch_size = 0 if batch_size is None else _checks.positive_int(batch_size, "batch_size")
-    o.shuffle = bool(shuffle)
-    o.seed = _checks.core_seed(seed)
-    log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
-    o.clip_norm = float(clip_grad_norm)
-    o.l2 = _checks.non_negative(weight_l2, "weight_l2")
-    every_epoch = scheduler is not None or patience is not None or restore_best_weights \
-        or bool(metrics) or on_epoch is not None
-    o.report_every = 1 if every_epoch or progress else log_every
-    if checkpoint_every is not None and checkpoint is None:
-        raise ValueError("checkpoint_every needs checkpoint, the file to write")
-    every = 0  # epochs between checkpoints; 0: none
-    if checkpoint is not None:
-        every = 1 if checkpoint_every is None else \
-            _checks.positive_int(checkpoint_every, "checkpoint_every")
-        o.report_every = math.gcd(o.report_every, every)
-        folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
-        if not os.path.isdir(folder):  # found out now, not after the first epochs
-            raise FileNotFoundError(f"checkpoint: the folder {folder} does not exist")
+        o = _core.FitOptions()
+        o.epochs = _checks.positive_int(epochs, "epochs")
+        o.batch_size = 0 if batch_size is None else _checks.positive_int(batch_size, "batch_size")
+        o.shuffle = bool(shuffle)
+        run_seed = _checks.core_seed(seed)  # rank r shuffles with run_seed + r
+        log_every = 0 if not log_every else _checks.positive_int(log_every, "log_every")
+        o.clip_norm = float(clip_grad_norm)
+        o.l2 = _checks.non_negative(weight_l2, "weight_l2")
+        every_epoch = scheduler is not None or patience is not None or restore_best_weights \
+            or bool(metrics) or on_epoch is not None
+        o.report_every = 1 if every_epoch or progress else log_every
+        if checkpoint_every is not None and checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint, the file to write")
+        every = 0  # epochs between checkpoints; 0: none
+        if checkpoint is not None:
+            every = 1 if checkpoint_every is None else \
+                _checks.positive_int(checkpoint_every, "checkpoint_every")
+            o.report_every = math.gcd(o.report_every, every)
+            folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+            # found out now, not after the first epochs; rank 0 writes
+            if rank == 0 and not os.path.isdir(folder):
+                raise FileNotFoundError(f"checkpoint: the folder {folder} does not exist")
+        if ranks is not None:
+            n_rows = int(xa.shape[0])
+            batch = o.batch_size or n_rows
+            setup.info = {"steps": -(-n_rows // batch), "settings": {
+                "epochs": o.epochs, "batch_size": batch_size, "shuffle": o.shuffle,
+                "log_every": log_every, "report_every": o.report_every, "checkpoint": every,
+                "validation": vx is not None, "metrics": metrics,
+                "loss": (int(spec.kind), spec.mean, spec.delta),
+                "optimizer": type(opt).__name__, "parameters": net.flat_parameters().size,
+                "dtype": str(net.dtype), "resume": resume is not None}}
+    if ranks is not None:
+        o.steps = _distributed.agreed_steps(setup.infos)
+        ranks.Bcast(net.flat_parameters(), root=0)  # every rank starts from rank 0's weights
 
     tracker = _Tracker(net, patience, min_delta, restore_best_weights)
     lrs: list[float] = []
@@ -261,14 +291,23 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         "patience": patience, "min_delta": float(min_delta),
         "restore_best_weights": bool(restore_best_weights), "clip_grad_norm": o.clip_norm,
         "weight_l2": o.l2}
+    if ranks is not None:
+        settings["ranks"] = ranks.Get_size()
     past: dict[str, Float64Array] = {}  # the history before this call, when resuming
     state = _core.FitState()
     if resume is not None:
-        saved = _checkpoint.read(resume, net, opt, settings, o.epochs, seed)
-        _restore(saved, net, core, opt, scheduler, tracker, state)
-        o.seed, past = saved.run.seed, saved.run.history
+        # Rank 0 reads the checkpoint and sends it to the others (no shared disk needed).
+        with _distributed.Agreement(ranks):
+            saved = _checkpoint.read(resume, net, opt, settings, o.epochs, seed) \
+                if rank == 0 else None
+        if ranks is not None:
+            saved = ranks.bcast(saved, root=0)
+        assert saved is not None
+        _restore(saved, net, core, opt, scheduler, tracker, state, rank)
+        run_seed, past = saved.run.seed, saved.run.history
         if saved.run.stopped:  # early stopping ended that run: nothing is left to train
             o.epochs = saved.run.epoch
+    o.seed = _distributed.split_seed(run_seed, rank)
     written = state.epoch
 
     def history(loss_h: Float64Array, penalty_h: Float64Array,
@@ -284,46 +323,40 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
     def save_checkpoint() -> None:
         nonlocal written
         assert checkpoint is not None
+        written = state.epoch
+        mine = (state.rng, state.order if o.shuffle else None, core.dropout_draws)
+        # Each rank's own shuffle and dropout positions, into rank 0's file.
+        everyone = [mine] if ranks is None else ranks.gather(mine, root=0)
+        if rank != 0:
+            return
+        assert everyone is not None
         _checkpoint.save(checkpoint, net, opt, _checkpoint.RunState(
-            epoch=state.epoch, seed=o.seed, rng=state.rng,
+            epoch=state.epoch, seed=run_seed, rng=state.rng,
             order=state.order if o.shuffle else None, dropout_seed=core.dropout_seed,
-            dropout_draws=core.dropout_draws, settings=settings,
+            dropout_draws=core.dropout_draws, others=everyone[1:], settings=settings,
             scheduler=None if scheduler is None else scheduler.state_dict(),
             best=tracker.best, best_epoch=tracker.best_epoch, wait=tracker.wait,
             stopped=tracker.stopped, best_weights=tracker.best_weights,
             history=history(state.loss, state.penalty,
                             state.val_loss if vx is not None else None)))
-        written = state.epoch
 
-    bar = Progress(o.epochs, log_every) if progress else None
+    bar = Progress(o.epochs, log_every) if progress and rank == 0 else None
 
     def on_report(epoch: int, loss_value: float, penalty: float, val_value: float) -> bool:
-        if bar is not None:
-            bar.update(epoch, loss_value, val_value if vx is not None else None)
         lrs.append(opt.lr)
         if metrics:
             assert vx is not None and vy is not None  # metrics need validation data: checked
             pred = net.predict(vx)
-            for m in metrics:
-                vals[m].append(_metric(m, pred, vy, labels))
-        if log_every and epoch % log_every == 0:
-            if callback is not None:
-                callback(epoch, loss_value)
-            else:
-                line = f"Epoch: {epoch}   Loss: {loss_value:.6f}"
-                if vx is not None:
-                    line += f"   Val loss: {val_value:.6f}"
-                if bar is not None:
-                    bar.write(line)
-                else:
-                    print(line, flush=True)
+            measured = [_metric(m, pred, vy, labels) for m in metrics]
+            if ranks is not None:
+                measured = _distributed.mean_over_ranks(ranks, measured, float(vy.shape[0]))
+            for m, v in zip(metrics, measured):
+                vals[m].append(v)
         go_on = True
-        if on_epoch is not None:
-            logs = {"loss": loss_value, "penalty": penalty, "lr": lrs[-1]}
-            if vx is not None:
-                logs["val_loss"] = val_value
-                logs.update((m, v[-1]) for m, v in vals.items())
-            go_on = on_epoch(epoch, logs) is not False
+        # Under comm the user's code may fail on one rank: the collectives below still run on
+        # every rank, and the error is raised after them (the native loop shares it).
+        with contextlib.nullcontext() if ranks is None else _distributed.Deferred() as failed:
+            go_on = user_code(epoch, loss_value, penalty, val_value)
         monitored = val_value if vx is not None else loss_value
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(monitored)
@@ -332,7 +365,32 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
         keep = tracker.update(epoch, monitored) and go_on if every_epoch else True
         if every and epoch % every == 0:
             save_checkpoint()
+        if failed is not None:
+            failed.raise_caught()
         return keep
+
+    def user_code(epoch: int, loss_value: float, penalty: float, val_value: float) -> bool:
+        """The report's progress, log line, callback and on_epoch; False stops."""
+        if bar is not None:
+            bar.update(epoch, loss_value, val_value if vx is not None else None)
+        if log_every and epoch % log_every == 0:
+            if callback is not None:
+                callback(epoch, loss_value)
+            elif rank == 0:
+                line = f"Epoch: {epoch}   Loss: {loss_value:.6f}"
+                if vx is not None:
+                    line += f"   Val loss: {val_value:.6f}"
+                if bar is not None:
+                    bar.write(line)
+                else:
+                    print(line, flush=True)
+        if on_epoch is not None:
+            logs = {"loss": loss_value, "penalty": penalty, "lr": lrs[-1]}
+            if vx is not None:
+                logs["val_loss"] = val_value
+                logs.update((m, v[-1]) for m, v in vals.items())
+            return on_epoch(epoch, logs) is not False
+        return True
 
     y_arg, labels_arg = (None, ya) if labels else (ya, None)
     vy_arg, vlabels_arg = (None, vy) if labels else (vy, None)
@@ -341,18 +399,24 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
     report = on_report if o.report_every else None
     native = opt.native
     core.training = net.training
+    sync = None if ranks is None else _distributed.StepSum(ranks, net._grad_buffer)
+    extras = None if sync is None else sync.extras
     try:
-        # Each core Net takes the optimizer of its own dtype, as Sequential checked.
-        if isinstance(core, _core.Net_f32):
-            assert isinstance(native, _core.Optimizer_f32)
-            loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
-                                                    vx_arg, vy_arg, vlabels_arg, report, state)
-        else:
-            assert isinstance(native, _core.Optimizer_f64)
-            loss_hist, penalty, val_hist = core.fit(x_arg, y_arg, labels_arg, w, spec, native, o,
-                                                    vx_arg, vy_arg, vlabels_arg, report, state)
+        with contextlib.nullcontext() if ranks is None else _distributed.rank_threads():
+            # Each core Net takes the optimizer of its own dtype, as Sequential checked.
+            if isinstance(core, _core.Net_f32):
+                assert isinstance(native, _core.Optimizer_f32)
+                loss_hist, penalty, val_hist = core.fit(
+                    x_arg, y_arg, labels_arg, w, spec, native, o, vx_arg, vy_arg, vlabels_arg,
+                    report, state, sync, extras)
+            else:
+                assert isinstance(native, _core.Optimizer_f64)
+                loss_hist, penalty, val_hist = core.fit(
+                    x_arg, y_arg, labels_arg, w, spec, native, o, vx_arg, vy_arg, vlabels_arg,
+                    report, state, sync, extras)
         if every and state.epoch != written:
-            save_checkpoint()  # the run's end: early stopped, or not a multiple of every
+            with _distributed.Agreement(ranks):  # rank 0's write may fail: all raise then
+                save_checkpoint()  # the run's end: early stopped, or not a multiple of every
     finally:
         tracker.finish()
         if bar is not None:
@@ -364,9 +428,10 @@ def fit(net: _Model, core: CoreNet, opt: Optimizer, x: XLike, y: npt.ArrayLike,
 
 def _restore(saved: _checkpoint.Saved, net: _Model, core: CoreNet, opt: Optimizer,
              scheduler: LRScheduler | ReduceLROnPlateau | None, tracker: _Tracker,
-             state: _core.FitState) -> None:
-    """Puts a checked checkpoint's state into the run resuming it (the schedule first: its
-    load is the one that can still refuse, and then nothing has changed)."""
+             state: _core.FitState, rank: int) -> None:
+    """Puts a checked checkpoint's state into the run (of rank `rank`) resuming it (the
+    schedule first: its load is the one that can still refuse, and then nothing has
+    changed)."""
     run = saved.run
     if scheduler is not None:
         if run.scheduler is None:
@@ -374,14 +439,16 @@ def _restore(saved: _checkpoint.Saved, net: _Model, core: CoreNet, opt: Optimize
         scheduler.load_state_dict(run.scheduler)
     opt.load_state_dict(saved.optimizer)
     net.load_state_dict(saved.weights)
+    rng, order, draws = (run.rng, run.order, run.dropout_draws) if rank == 0 \
+        else run.others[rank - 1]
     core.dropout_seed = run.dropout_seed  # resets the draws: set them after
-    core.dropout_draws = run.dropout_draws
+    core.dropout_draws = draws
     tracker.best, tracker.best_epoch, tracker.wait = run.best, run.best_epoch, run.wait
     tracker.stopped = run.stopped
     tracker.best_weights = run.best_weights
-    state.epoch, state.rng = run.epoch, run.rng
-    if run.order is not None:
-        state.order = run.order
+    state.epoch, state.rng = run.epoch, rng
+    if order is not None:
+        state.order = order
 
 
 class LbfgsResult:
