@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from mpi4py import MPI
     from typing_extensions import Self, Unpack
 
+# One reusable no-op context for the per-step path (creating one per call costs).
+_NO_CONTEXT = contextlib.nullcontext()
+
 # A layer's constructor arguments, as fastmlp.save writes them.
 Config = Dict[str, Union[bool, int, float, str]]
 
@@ -890,7 +893,7 @@ class Sequential(Module):
             y_arg, labels_arg = (None, ya) if labels else (ya, None)
             x_arg = training.core_input(xa, "x")
             extras = None if sync is None else sync.extras
-            with contextlib.nullcontext() if sync is None else _distributed.rank_threads():
+            with _NO_CONTEXT if sync is None else _distributed.rank_threads():
                 # Each core Net takes the optimizer of its own dtype, as _optimizer() checked.
                 if isinstance(self._impl, _core.Net_f32):
                     assert isinstance(native, _core.Optimizer_f32)
