@@ -143,3 +143,75 @@ def test_sigint_with_small_fast_steps(tmp_path):
     assert tag == "INTERRUPTED"
     assert float(when) - sent < LATENCY_BOUND
     assert ok == "True"
+
+
+CHILD_WORKER_THREAD = textwrap.dedent(r"""
+    import sys, threading, time
+    import numpy as np
+    import fastmlp as fm
+    import signal  # a parent started in the background may pass SIGINT on ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    daemon = sys.argv[1] == "daemon"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((512, 16)).astype("float32")
+    y = x[:, :1] ** 2
+    net = fm.Sequential(fm.Linear(16, 64), fm.ReLU(), fm.Linear(64, 1), seed=0)
+    stop, done = threading.Event(), threading.Event()
+    ended = []
+
+    def train():
+        # The documented way to stop another thread's fit: on_epoch returning False.
+        h = net.fit(x, y, epochs=10**9, batch_size=32, on_epoch=lambda e, logs: not stop.is_set())
+        ended.append(len(h.loss))
+        done.set()
+
+    worker = threading.Thread(target=train, daemon=daemon)
+    worker.start()
+    print("START", flush=True)
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        print("INTERRUPTED", time.time(), flush=True)
+        if daemon:
+            raise  # the process ends with the daemon thread inside fit
+        stop.set()
+        # Not join(): on Python 3.11 a join that KeyboardInterrupt cut short returns at once.
+        done.wait()
+        ok = ended and all(bool(np.isfinite(p.data).all()) for p in net.parameters())
+        print("STOPPED", ended[0] > 0 and ok, flush=True)
+""")
+
+
+@pytest.mark.parametrize("daemon", ["daemon", "thread"])
+def test_sigint_reaches_the_main_thread_while_a_worker_thread_fits(tmp_path, daemon):
+    """fit in another thread: the main thread gets KeyboardInterrupt promptly, and the
+    process exits without hanging or aborting, whether it leaves a daemon thread inside
+    fit or stops a non-daemon one through on_epoch first."""
+    script = tmp_path / "worker_thread.py"
+    script.write_text(CHILD_WORKER_THREAD)
+    proc = subprocess.Popen([sys.executable, str(script), daemon], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "START"
+        time.sleep(0.5)
+        assert proc.poll() is None
+        sent = time.time()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = out.split("\n")
+    tag, when = lines[0].split()
+    assert tag == "INTERRUPTED", out + err
+    assert float(when) - sent < LATENCY_BOUND
+    assert "terminate" not in err, err
+    if daemon == "daemon":
+        # An uncaught KeyboardInterrupt ends Python by SIGINT, as the shell expects.
+        assert proc.returncode == -signal.SIGINT, (proc.returncode, err)
+        assert "KeyboardInterrupt" in err
+    else:
+        assert proc.returncode == 0, (proc.returncode, err)
+        assert lines[1] == "STOPPED True", out + err

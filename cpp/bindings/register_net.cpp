@@ -10,6 +10,7 @@
 #include "fastmlp/fit.h"
 #include "fastmlp/lbfgs.h"
 #include "fastmlp/net.h"
+#include "gil.h"
 #include "support.h"
 
 namespace fastmlp {
@@ -45,10 +46,7 @@ constexpr index_t kReleaseGilWork = 1 << 14;
 // f(), with the GIL released when the work pays for giving it up and taking it back.
 template <class F>
 auto releasing_gil_for(index_t work, F&& f) {
-    if (work >= kReleaseGilWork) {
-        py::gil_scoped_release nogil;
-        return f();
-    }
+    if (work >= kReleaseGilWork) return without_gil(std::forward<F>(f));
     return f();
 }
 
@@ -298,10 +296,12 @@ void bind_net(py::module_& m, const char* name) {
                      error = std::current_exception();
                  }
                  if (synced) {
-                     py::gil_scoped_release nogil;
-                     double seen = 0.0;
-                     return sync_step(s.net, o.opt, loss, r.x, t, n, clip, l2, *synced, error, &seen)
-                         .value;
+                     return without_gil([&] {
+                         double seen = 0.0;
+                         return sync_step(s.net, o.opt, loss, r.x, t, n, clip, l2, *synced,
+                                          error, &seen)
+                             .value;
+                     });
                  }
                  return releasing_gil_for(n * s.params.size(), [&] {
                      return s.net.train_step(r.x, t, n, loss, o.opt, clip, l2).value;
@@ -331,12 +331,10 @@ void bind_net(py::module_& m, const char* name) {
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
                      return !report || !on_report || (*on_report)(e, l, pen, vl).cast<bool>();
                  };
-                 FitResult r;
-                 {
-                     py::gil_scoped_release nogil;
-                     r = fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook, &state,
-                             synced ? &*synced : nullptr);
-                 }
+                 const FitResult r = without_gil([&] {
+                     return fit(s.net, o.opt, loss, train, vx ? &val : nullptr, opts, hook,
+                                &state, synced ? &*synced : nullptr);
+                 });
                  std::optional<py::array_t<double>> vl;
                  if (vx) vl = py::array_t<double>(r.val_loss.size(), r.val_loss.data());
                  return py::make_tuple(py::array_t<double>(r.loss.size(), r.loss.data()),
@@ -361,8 +359,7 @@ void bind_net(py::module_& m, const char* name) {
                      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
                      return !on_iter || (*on_iter)(it, f).cast<bool>();
                  };
-                 py::gil_scoped_release nogil;
-                 return fit_lbfgs(s.net, loss, data, l2, opts, hook);
+                 return without_gil([&] { return fit_lbfgs(s.net, loss, data, l2, opts, hook); });
              },
              "x"_a, "y"_a, "labels"_a, "sample_weight"_a, "loss"_a, "weight_l2"_a, "options"_a,
              "on_iter"_a,

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "fastmlp/rng.h"
+#include "fastmlp/thread_exit.h"
 
 namespace fastmlp {
 
@@ -244,7 +245,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
                 if (clock::now() - last_poll >= poll) {
                     try {
                         hook(e, false, 0.0, 0.0, 0.0);
-                    } catch (...) {
+                    } FASTMLP_PASS_THREAD_EXIT catch (...) {
                         if (!pending) pending = std::current_exception();
                     }
                     last_poll = clock::now();
@@ -309,7 +310,7 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
             if (sync) {  // every process stops when any asks to, or fails
                 try {
                     go_on = hook(e, true, res.loss.back(), res.penalty.back(), vl);
-                } catch (...) {
+                } FASTMLP_PASS_THREAD_EXIT catch (...) {
                     if (!pending) pending = std::current_exception();
                 }
                 std::fill(sync->extras, sync->extras + kSyncSlots, T(0));

@@ -733,6 +733,15 @@ class Sequential(Module):
         for k, p in params.items():
             p.data[...] = new[k]
 
+    # --- pickling (multiprocessing, copy.deepcopy) -------------------------------------
+    def __reduce__(self) -> tuple[Callable[..., Sequential], tuple[object, ...]]:
+        """Pickles as what rebuilds the model: its layers, dtype, weights, training mode
+        and dropout position (the native objects are made anew). An optimizer is not part
+        of the model: ``fm.save(net, path, optimizer=opt)`` keeps both."""
+        layers = [(type(l).__name__, dict(l.config())) for l in self._layers]
+        return (_unpickle, (layers, self.dtype.name, self.state_dict(), self.training,
+                            self._impl.dropout_seed, self._impl.dropout_draws))
+
     # --- compute ----------------------------------------------------------------------
     def predict(self, x: XLike) -> FloatArray:
         """Inference: the model's output for each row of ``x``. Also ``net(x)``.
@@ -1088,6 +1097,17 @@ class Sequential(Module):
             self._has_forward = False
             return training.fit_lbfgs(self, self._impl, x, y, loss, max_iter, max_fun, tol,
                                       weight_l2, sample_weight, callback)
+
+
+def _unpickle(layers: list[tuple[str, Config]], dtype: str, weights: Mapping[str, FloatArray],
+              training: bool, dropout_seed: int, dropout_draws: int) -> Sequential:
+    """The model that Sequential.__reduce__ describes."""
+    net = Sequential(*(LAYER_TYPES[kind](**config) for kind, config in layers), dtype=dtype)
+    net.load_state_dict(weights)
+    net.train(training)
+    net._impl.dropout_seed = dropout_seed  # resets the draws: set them after
+    net._impl.dropout_draws = dropout_draws
+    return net
 
 
 # Every layer class by name: the names (and constructor arguments) are torch.nn's, which

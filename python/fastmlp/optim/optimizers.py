@@ -5,7 +5,7 @@ updated as one span, so a step is one native loop; the state (momentum, Adam's m
 one flat buffer per kind."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, TypedDict, Union
+from typing import Dict, Iterable, NoReturn, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -128,6 +128,12 @@ class Optimizer:
         dict of str to bool, float or list of float
         """
         raise NotImplementedError
+
+    def __reduce__(self) -> NoReturn:
+        # Its parameters are views into one model's buffers, which a copy would not share.
+        raise TypeError(f"{type(self).__name__} optimizers do not pickle or copy: each updates one "
+                        "model's parameters in place. Save both with fm.save(net, path, "
+                        "optimizer=opt), or copy opt.state_dict() into a new optimizer")
 
     def state_dict(self) -> OptimizerState:
         """Copies of the state buffers (Adam's m and v, ...), the step count and lr."""
