@@ -669,6 +669,27 @@ def test_train_step_divergence_raises_and_keeps_weights_of_before_the_call(dtype
     assert_same_weights(before, weights(net))
 
 
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW", "RMSprop"])
+@pytest.mark.parametrize("subset", [False, True], ids=["all", "last_layer"])
+def test_an_update_that_overflows_restores_the_weights_of_before_the_step(kind, subset):
+    """An update that overflows puts the pre-step weights back, also when the optimizer
+    covers only some of the parameters and the update runs in more than one chunk (77k
+    weights)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 64)).astype(np.float32)
+    y = (rng.standard_normal((32, 64)) * 1e3).astype(np.float32)  # large gradients
+    net = fm.Sequential(fm.Linear(64, 600), fm.ReLU(), fm.Linear(600, 64), seed=0)
+    params = net.parameters()[2:] if subset else net.parameters()
+    opt = getattr(fm.optim, kind)(params, lr=1e-3)
+    for _ in range(3):  # state buffers away from zero
+        net.train_step(x, y, optimizer=opt)
+    before = weights(net)
+    opt.lr = 3.4e38  # finite, but the update is not
+    with pytest.raises(FloatingPointError, match="update made a weight non-finite"):
+        net.train_step(x, y, optimizer=opt)
+    assert_same_weights(before, weights(net))
+
+
 def test_fit_rejects_nonfinite_data():
     x, y = make_data(20, dtype=np.float32)
     x[3, 1] = np.nan

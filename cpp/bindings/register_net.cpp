@@ -126,22 +126,16 @@ using IterFn = py::typing::Callable<bool(index_t, double)>;
 // None); raises when any process failed.
 using SyncFn = py::typing::Callable<void(bool, py::object)>;
 
-// The Python exception that an error caught in the core becomes (as module.cpp translates).
+// The Python exception that an error caught in the core becomes: the one pybind11's
+// exception translators (module.cpp's, then its defaults) raise for it from a call.
 py::object python_error(std::exception_ptr p) {
     try {
         std::rethrow_exception(p);
     } catch (const py::error_already_set& e) {
         return e.value();
-    } catch (const NonFiniteError& e) {
-        return py::handle(PyExc_FloatingPointError)(e.what());
-    } catch (const std::invalid_argument& e) {
-        return py::handle(PyExc_ValueError)(e.what());
-    } catch (const std::out_of_range& e) {
-        return py::handle(PyExc_IndexError)(e.what());
-    } catch (const std::exception& e) {
-        return py::handle(PyExc_RuntimeError)(e.what());
     } catch (...) {
-        return py::handle(PyExc_RuntimeError)("unknown C++ exception");
+        py::detail::try_translate_exceptions();  // sets the Python error for the current one
+        return py::error_already_set().value();
     }
 }
 

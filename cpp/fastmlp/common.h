@@ -88,6 +88,12 @@ bool all_finite(const T* p, index_t n) {
     return bad == 0;
 }
 
+// v[i] *= c for the n values.
+template <class T>
+void scale(T* v, index_t n, T c) {
+    for (index_t i = 0; i < n; ++i) v[i] *= c;
+}
+
 // Thread count used by the core's parallel regions (1 when built without OpenMP).
 int num_threads();
 void set_num_threads(int n);

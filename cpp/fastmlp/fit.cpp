@@ -89,11 +89,6 @@ double batch_weight(Targets<T> t, index_t b, const LossSpec& loss) {
     return t.w && loss.mean ? std::accumulate(t.w, t.w + b, 0.0) : double(b);
 }
 
-template <class T>
-void scale(T* v, index_t n, T c) {
-    for (index_t i = 0; i < n; ++i) v[i] *= c;
-}
-
 // sync.sum with this process's error, if any, flagged and carried.
 template <class T>
 void synced_sum(const FitSync<T>& sync, bool grads, std::exception_ptr error) {

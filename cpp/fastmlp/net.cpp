@@ -283,8 +283,7 @@ void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
     if (clip_norm > 0.0) {
         // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if below 1.
         const double c = clip_norm / (grad_norm(opt.spans) + 1e-6);
-        if (c < 1.0)
-            for (index_t i = 0; i < n_params_; ++i) grads_[i] *= T(c);
+        if (c < 1.0) scale(grads_, n_params_, T(c));
     }
     // The update itself checks gradients and new weights; on failure the
     // pre-step weights come back, since an update can also overflow.
