@@ -18,6 +18,28 @@ import pytest
 
 LATENCY_BOUND = 10.0  # seconds
 
+
+def _interrupt(tmp_path, script, *args, env=None):
+    """Runs script until it prints START, sends it SIGINT half a second later and waits
+    for it to end: (its return code, its stdout, its stderr, when the signal went)."""
+    path = tmp_path / "child.py"
+    path.write_text(script)
+    proc = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "START", line + proc.stderr.read()
+        time.sleep(0.5)
+        assert proc.poll() is None, "child ended before the signal"
+        sent = time.time()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err, sent
+
 CHILD = textwrap.dedent(r"""
     import json, sys, time
     import numpy as np
@@ -70,24 +92,9 @@ CHILD = textwrap.dedent(r"""
 
 @pytest.mark.parametrize("dtype,bs", [("float32", 32), ("float64", 64)])
 def test_sigint_interrupts_fit_promptly_with_last_completed_step(tmp_path, dtype, bs):
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(script), dtype, str(bs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = proc.stdout.readline()
-        assert line.strip() == "START", line + proc.stderr.read()
-        time.sleep(0.5)
-        assert proc.poll() is None, "child ended before the signal"
-        sent = time.time()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, (proc.returncode, out, err)
+    rc, out, err, sent = _interrupt(tmp_path, CHILD, dtype, str(bs),
+                                    env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert rc == 0, (rc, out, err)
     res = json.loads(out.strip().splitlines()[-1])
     latency = res["caught"] - sent
     assert latency < LATENCY_BOUND, f"KeyboardInterrupt arrived {latency:.3f} s after SIGINT"
@@ -123,22 +130,8 @@ CHILD_CALLBACK = textwrap.dedent(r"""
 
 def test_sigint_with_small_fast_steps(tmp_path):
     """Many tiny steps: the signal check must still happen (time-based polling)."""
-    script = tmp_path / "child2.py"
-    script.write_text(CHILD_CALLBACK)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "START"
-        time.sleep(0.5)
-        assert proc.poll() is None
-        sent = time.time()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, (proc.returncode, out, err)
+    rc, out, err, sent = _interrupt(tmp_path, CHILD_CALLBACK)
+    assert rc == 0, (rc, out, err)
     tag, when, ok = out.split()
     assert tag == "INTERRUPTED"
     assert float(when) - sent < LATENCY_BOUND
@@ -188,21 +181,7 @@ def test_sigint_reaches_the_main_thread_while_a_worker_thread_fits(tmp_path, dae
     """fit in another thread: the main thread gets KeyboardInterrupt promptly, and the
     process exits without hanging or aborting, whether it leaves a daemon thread inside
     fit or stops a non-daemon one through on_epoch first."""
-    script = tmp_path / "worker_thread.py"
-    script.write_text(CHILD_WORKER_THREAD)
-    proc = subprocess.Popen([sys.executable, str(script), daemon], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "START"
-        time.sleep(0.5)
-        assert proc.poll() is None
-        sent = time.time()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    rc, out, err, sent = _interrupt(tmp_path, CHILD_WORKER_THREAD, daemon)
     lines = out.split("\n")
     tag, when = lines[0].split()
     assert tag == "INTERRUPTED", out + err
@@ -210,8 +189,8 @@ def test_sigint_reaches_the_main_thread_while_a_worker_thread_fits(tmp_path, dae
     assert "terminate" not in err, err
     if daemon == "daemon":
         # An uncaught KeyboardInterrupt ends Python by SIGINT, as the shell expects.
-        assert proc.returncode == -signal.SIGINT, (proc.returncode, err)
+        assert rc == -signal.SIGINT, (rc, err)
         assert "KeyboardInterrupt" in err
     else:
-        assert proc.returncode == 0, (proc.returncode, err)
+        assert rc == 0, (rc, err)
         assert lines[1] == "STOPPED True", out + err
