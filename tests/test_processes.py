@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from helpers import flat_params
 
 TIMEOUT = 120  # seconds: only catches a hang; the children take about a second
 
@@ -29,14 +30,6 @@ def _net(dtype="float32"):
                          dtype=dtype, seed=7)
 
 
-def _weights(net):
-    return [p.data.copy() for p in net.parameters()]
-
-
-def _same(a, b):
-    return all(np.array_equal(p, q) for p, q in zip(a, b))
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("how", ["pickle", "deepcopy"])
 def test_a_copied_model_predicts_and_trains_on_like_the_original(dtype, how):
@@ -45,13 +38,13 @@ def test_a_copied_model_predicts_and_trains_on_like_the_original(dtype, how):
     net.fit(x, y, epochs=3, batch_size=16, seed=0)  # moves the weights and dropout stream
     twin = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
     assert repr(twin) == repr(net) and twin.dtype == net.dtype
-    assert _same(_weights(twin), _weights(net))
+    assert np.array_equal(flat_params(twin), flat_params(net))
     assert np.array_equal(twin.predict(x), net.predict(x))
     # The same further training, dropout masks included, gives the same bits (an optimizer
     # is not part of the model: each gets a new one)...
     for m in (net, twin):
         m.fit(x, y, optimizer=fm.optim.Adam(m.parameters()), epochs=2, batch_size=16, seed=1)
-    assert _same(_weights(twin), _weights(net))
+    assert np.array_equal(flat_params(twin), flat_params(net))
     # ...in buffers of its own.
     twin.flat_parameters()[:] = 0
     assert not np.array_equal(net.flat_parameters(), twin.flat_parameters())
