@@ -166,7 +166,8 @@ void tile(const GemmUkernel<T>& uk, index_t m, index_t n, index_t kc, const T* a
 // Columns of C the direct path's kernel calls take at a time.
 template <class T>
 index_t direct_width(const Problem<T>& P, const T* bp) {
-    return bp || P.C.cs != 1 ? P.uk.nr : P.uk.wide_nr;
+    const bool narrow = P.M >= P.uk.narrow_min_m && P.K >= P.uk.narrow_min_k;
+    return bp || P.C.cs != 1 || narrow ? P.uk.nr : P.uk.wide_nr;
 }
 
 // Rows [i0, i1), columns [j0, j1) (a multiple of direct_width apart, or to N)
@@ -177,13 +178,15 @@ void direct_rows(const Problem<T>& P, const T* bp, index_t i0, index_t i1, index
                  index_t j1) {
     const GemmUkernel<T>& uk = P.uk;
     const index_t nw = direct_width(P, bp);
-    // One kernel call takes all the rows when it also takes all the columns, or
-    // when all of A's rows fit in L1 (small K: per-call costs would dominate a
-    // few k steps); else mr rows at a time, which stay in L1 across the column
-    // blocks. A block epilogue wants its rows still in cache, hence mr rows.
-    const bool all_rows =
-        j1 - j0 <= nw || (!P.ep && (i1 - i0) * P.K * index_t(sizeof(T)) <= kL1Bytes);
-    const index_t rb = all_rows && P.C.cs == 1 ? i1 - i0 : uk.mr;
+    // One kernel call takes all the rows when it also takes all the columns;
+    // else as many rows as stay in L1 across the column blocks (at least mr:
+    // with small K, per-call costs would dominate a few k steps). A block
+    // epilogue wants its rows still in cache, and a C with non-unit columns
+    // goes through a tile buffer: mr rows.
+    const index_t rows_l1 = kL1Bytes / (P.K * index_t(sizeof(T))) / uk.mr * uk.mr;
+    const index_t rb = P.C.cs != 1 || (j1 - j0 > nw && P.ep) ? uk.mr
+                       : j1 - j0 <= nw                        ? i1 - i0
+                                                              : std::max<index_t>(uk.mr, rows_l1);
     for (index_t i = i0; i < i1; i += rb) {
         const index_t m = std::min<index_t>(rb, i1 - i);
         for (index_t j = j0; j < j1; j += nw) {

@@ -26,11 +26,18 @@ struct TileEpilogue {
     T* rowsum_a = nullptr;
 };
 
+// narrow_min_m and narrow_min_k of a table whose wide blocks fit its registers.
+constexpr int kNeverNarrow = 1 << 30;
+
 template <class T>
 struct GemmUkernel {
     int mr, nr;          // register tile
     int mc, kc, nc;      // cache blocking (mc % mr == 0, nc % nr == 0)
     int wide_nr;         // widest n `strided` takes (>= nr)
+    // The direct path takes nr columns per call, not wide_nr, for products of
+    // at least narrow_min_m rows and narrow_min_k k steps (a kernel whose wide
+    // blocks leave no register for B; kNeverNarrow for the others).
+    int narrow_min_m, narrow_min_k;
     // C[mr x nr] (+)= A * B over kc steps. a: packed panel, a[k * mr + i];
     // b: packed panel, b[k * nr + j]; c: rows of nr contiguous values, rs_c apart.
     void (*packed)(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t rs_c,

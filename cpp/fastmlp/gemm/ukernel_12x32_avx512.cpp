@@ -134,10 +134,10 @@ struct F64 {
 // a kc x nr B panel (24 KiB) in L1, an mc x kc A block (288 KiB) in L2.
 const GemmKernels kTable = {
     "avx512",
-    {MR, 32, 384, 192, 4096, 4 * F32::L, ukernel_packed<F32, MR, 2>, ukernel_strided<F32, MR, ACC>,
-     dot<F32>},
-    {MR, 16, 192, 192, 4096, 4 * F64::L, ukernel_packed<F64, MR, 2>, ukernel_strided<F64, MR, ACC>,
-     dot<F64>},
+    {MR, 32, 384, 192, 4096, 4 * F32::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F32, MR, 2>,
+     ukernel_strided<F32, MR, ACC>, dot<F32>},
+    {MR, 16, 192, 192, 4096, 4 * F64::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F64, MR, 2>,
+     ukernel_strided<F64, MR, ACC>, dot<F64>},
 };
 
 }  // namespace

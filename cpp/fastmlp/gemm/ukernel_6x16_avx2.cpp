@@ -15,6 +15,12 @@ namespace {
 
 constexpr int MR = 6;
 constexpr int ACC = 12;  // accumulator registers of the strided kernels
+// A 4-vector-wide strided block has ACC / 4 = 3 rows and no register left for
+// B, which each row then reloads. With more rows than that and enough k steps
+// for the reloads to cost more than the per-block stores, the direct path takes
+// 2-vector blocks of 6 rows (Zen 3, 1 thread: 64x256x256 x@W and 1024x128x128
+// 1.5x faster, 512x512x4 X^T@dY 1.5x and 512x512x8 1.05x slower: the k limit).
+constexpr int kNarrowMinM = ACC / 4 + 1, kNarrowMinK = 16;
 
 // The first step of the hsums of 4 registers (lane i + L/2): w[p] holds rows
 // 2p and 2p + 1 in its halves.
@@ -105,10 +111,10 @@ struct F64 {
 // L1, an mc x kc A block in L2, a kc x nc B block in L3.
 const GemmKernels kTable = {
     "avx2",
-    {MR, 16, 144, 256, 4080, 4 * F32::L, ukernel_packed<F32, MR, 2>, ukernel_strided<F32, MR, ACC>,
-     dot<F32>},
-    {MR, 8, 72, 256, 4080, 4 * F64::L, ukernel_packed<F64, MR, 2>, ukernel_strided<F64, MR, ACC>,
-     dot<F64>},
+    {MR, 16, 144, 256, 4080, 4 * F32::L, kNarrowMinM, kNarrowMinK, ukernel_packed<F32, MR, 2>,
+     ukernel_strided<F32, MR, ACC>, dot<F32>},
+    {MR, 8, 72, 256, 4080, 4 * F64::L, kNarrowMinM, kNarrowMinK, ukernel_packed<F64, MR, 2>,
+     ukernel_strided<F64, MR, ACC>, dot<F64>},
 };
 
 }  // namespace

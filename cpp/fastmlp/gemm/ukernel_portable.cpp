@@ -83,10 +83,10 @@ void dot(i64 m, i64 kc, const T* a, i64 rs_a, const T* x, T* y, i64 rs_y, bool a
 
 const GemmKernels kTable = {
     "portable",
-    {4, 8, 128, 256, 4096, 8, ukernel_packed<float, 4, 8>, ukernel_strided<float, 4, 8>,
-     dot<float>},
-    {4, 4, 64, 256, 4096, 4, ukernel_packed<double, 4, 4>, ukernel_strided<double, 4, 4>,
-     dot<double>},
+    {4, 8, 128, 256, 4096, 8, kNeverNarrow, kNeverNarrow, ukernel_packed<float, 4, 8>,
+     ukernel_strided<float, 4, 8>, dot<float>},
+    {4, 4, 64, 256, 4096, 4, kNeverNarrow, kNeverNarrow, ukernel_packed<double, 4, 4>,
+     ukernel_strided<double, 4, 4>, dot<double>},
 };
 
 }  // namespace
