@@ -62,11 +62,17 @@ bool Optimizer<T>::step() {
     check_opt(spec);  // here, not in the threads: an exception may not leave a parallel region
     ++step_count;
     // Updates are elementwise, so fixed chunks can go to any thread without
-    // changing a bit; big models spread them over the threads.
+    // changing a bit; big models spread them over the threads, a thread per
+    // kChunk elements at most (a model of 1.05 chunks is one thread's work: a
+    // region for its small last chunk would cost more than that chunk).
     constexpr index_t kChunk = 1 << 15;
-    std::int64_t chunks = 0;
-    for (const auto& sp : spans) chunks += (sp.n + kChunk - 1) / kChunk;
-    const int nt = int(std::min<std::int64_t>(num_threads(), chunks));
+    std::int64_t chunks = 0, elements = 0;
+    for (const auto& sp : spans) {
+        chunks += (sp.n + kChunk - 1) / kChunk;
+        elements += sp.n;
+    }
+    const int nt =
+        int(std::min<std::int64_t>(num_threads(), std::max<std::int64_t>(1, elements / kChunk)));
     std::atomic<std::uint32_t> bad{0};
     parallel(nt, [&](int t) {
         std::uint32_t bad_here = 0;
