@@ -107,10 +107,10 @@ struct F64 {
 // block (3 MiB) in L3 or the system cache.
 const GemmKernels kTable = {
     "neon",
-    {MR, NV * F32::L, 128, 256, 3072, 4 * F32::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F32, MR, NV, true>,
-     ukernel_strided<F32, MR, ACC>, dot<F32>},
-    {MR, NV * F64::L, 64, 256, 1536, 4 * F64::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F64, MR, NV, true>,
-     ukernel_strided<F64, MR, ACC>, dot<F64>},
+    {MR, NV * F32::L, 128, 256, 3072, 4 * F32::L, kNeverNarrow, kNeverNarrow,
+     ukernel_packed<F32, MR, NV, true>, ukernel_strided<F32, MR, ACC>, dot<F32>},
+    {MR, NV * F64::L, 64, 256, 1536, 4 * F64::L, kNeverNarrow, kNeverNarrow,
+     ukernel_packed<F64, MR, NV, true>, ukernel_strided<F64, MR, ACC>, dot<F64>},
 };
 
 }  // namespace
