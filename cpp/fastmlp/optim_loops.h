@@ -58,7 +58,9 @@ std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, const T
                    T* __restrict m, T* __restrict v, T* __restrict vmax, index_t n) {
     const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
     const T step_size = T(s.lr / (1.0 - std::pow(s.beta1, double(step))));
-    const T bc2_sqrt = T(std::sqrt(1.0 - std::pow(s.beta2, double(step))));
+    // 1 / sqrt(bias correction 2) as a factor: a division less per element (the
+    // divider, which sqrt shares, bounds this loop).
+    const T inv_bc2_sqrt = T(1.0 / std::sqrt(1.0 - std::pow(s.beta2, double(step))));
     const T decay = T(1) - T(s.lr) * wd;
     std::uint32_t bad = 0;
     for (index_t i = 0; i < n; ++i) {
@@ -72,7 +74,7 @@ std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, const T
         v[i] = vi;
         T vhat = vi;
         if (kAmsgrad) vhat = vmax[i] = vmax[i] < vi ? vi : vmax[i];
-        const T np = pi - step_size * (mi / (std::sqrt(vhat) / bc2_sqrt + eps));
+        const T np = pi - step_size * (mi / (std::sqrt(vhat) * inv_bc2_sqrt + eps));
         bad |= bad_bits(np);
         p[i] = np;
     }
