@@ -227,6 +227,40 @@ void check_rows_independent(const char* type) {
     }
 }
 
+// A one-row product through a layer wider than a direct block (read along B's
+// rows) gives the bits a few-row product (the direct path) gives that row: plain,
+// accumulating, and with a bias and ReLU, into C itself or into act_out, or
+// with relu' applied.
+template <class T>
+void check_one_row_bits(const char* type) {
+    const index_t M = 3;
+    for (const index_t N : {index_t(33), index_t(100), index_t(257)})
+        for (const index_t K : {index_t(1), index_t(5), index_t(45), index_t(300)})
+            for (int variant = 0; variant < 5; ++variant) {
+                ++checks;
+                Buf<T> A(M, K, 0), B(K, N, 0), bias(1, N, 0), dx(M, N, 0);
+                Buf<T> C(M, N, 0), out(M, N, 0);
+                const bool acc = variant == 1;
+                Epilogue<T> ep;
+                ep.act.kind = ep.dact.kind = Act::relu;
+                if (variant >= 2) ep.bias = bias.s.data();
+                if (variant == 2) ep.act_out = C.m();
+                if (variant == 3) ep.act_out = out.m();
+                if (variant == 4) ep.dact_x = dx.c();
+                Buf<T> C1 = C, out1 = out;
+                gemm<T>(M, N, K, A.c(), B.c(), C.m(), acc, &ep);
+                if (variant == 2) ep.act_out = C1.m();
+                if (variant == 3) ep.act_out = out1.m();
+                gemm<T>(1, N, K, A.c(), B.c(), C1.m(), acc, &ep);
+                if (std::memcmp(C.s.data(), C1.s.data(), std::size_t(N) * sizeof(T)) ||
+                    std::memcmp(out.s.data(), out1.s.data(), std::size_t(N) * sizeof(T))) {
+                    if (failures++ < 20)
+                        std::printf("MISMATCH %s 1x%lldx%lld variant %d: one row differs\n", type,
+                                    (long long)N, (long long)K, variant);
+                }
+            }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,6 +278,8 @@ int main(int argc, char** argv) {
         run_all<double>("double", k.f64, quick);
         check_rows_independent<float>("float");
         check_rows_independent<double>("double");
+        check_one_row_bits<float>("float");
+        check_one_row_bits<double>("double");
         // The large cases must have split over threads, or bitwise equality proved nothing.
         if (openmp_enabled() && multithreaded_regions() == regions) {
             ++failures;

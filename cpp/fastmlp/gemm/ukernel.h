@@ -54,6 +54,11 @@ struct GemmUkernel {
     // vectorised along k.
     void (*dot)(std::int64_t m, std::int64_t kc, const T* a, std::int64_t rs_a, const T* x, T* y,
                 std::int64_t rs_y, bool accumulate, const TileEpilogue<T>* ep);
+    // y[j] = sum_k a[k * cs_a] * b[k * rs_b + j] for j < n, each y[j] summed over k
+    // in order from zero as `strided` sums it (no C, no epilogue): one row of A
+    // times B, read along B's rows.
+    void (*row)(std::int64_t n, std::int64_t kc, const T* a, std::int64_t cs_a, const T* b,
+                std::int64_t rs_b, T* y);
 };
 
 struct GemmKernels {

@@ -81,12 +81,22 @@ void dot(i64 m, i64 kc, const T* a, i64 rs_a, const T* x, T* y, i64 rs_y, bool a
     }
 }
 
+// Each y[j] summed as ukernel_strided sums acc[i][j]: the same bits.
+template <class T>
+void row_times(i64 n, i64 kc, const T* a, i64 cs_a, const T* b, i64 rs_b, T* y) {
+    for (i64 j = 0; j < n; ++j) y[j] = T(0);
+    for (i64 k = 0; k < kc; ++k) {
+        const T ak = a[k * cs_a];
+        for (i64 j = 0; j < n; ++j) y[j] += ak * b[k * rs_b + j];
+    }
+}
+
 const GemmKernels kTable = {
     "portable",
     {4, 8, 128, 256, 4096, 8, kNeverNarrow, kNeverNarrow, ukernel_packed<float, 4, 8>,
-     ukernel_strided<float, 4, 8>, dot<float>},
+     ukernel_strided<float, 4, 8>, dot<float>, row_times<float>},
     {4, 4, 64, 256, 4096, 4, kNeverNarrow, kNeverNarrow, ukernel_packed<double, 4, 4>,
-     ukernel_strided<double, 4, 4>, dot<double>},
+     ukernel_strided<double, 4, 4>, dot<double>, row_times<double>},
 };
 
 }  // namespace

@@ -279,6 +279,48 @@ void ukernel_strided(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, i64
 #undef FASTMLP_ROWS
 }
 
+// One row of A times B, walked along B's rows (a wide layer's one-sample product,
+// where the strided kernels, walking B's columns, would touch a new page every k
+// step): y[j] = sum_k a[k * cs_a] * B(k, j) for j < n, each y[j] one fma chain
+// over k in order from zero, as the strided kernels sum a row. y passes through
+// L1 once per KB rows of B.
+template <class S>
+void row_times(i64 n, i64 kc, const typename S::T* a, i64 cs_a, const typename S::T* b,
+               i64 rs_b, typename S::T* y) {
+    using V = typename S::V;
+    constexpr int L = S::L, KB = 8;
+    const i64 full = n / L * L;
+    const typename S::Mask tail = S::mask(n - full);
+    for (i64 j = 0; j < full; j += L) S::store(y + j, S::zero());
+    if (full < n) S::mstore(y + full, tail, S::zero());
+    for (i64 k0 = 0; k0 < kc; k0 += KB) {
+        const typename S::T* bk = b + k0 * rs_b;
+        const int kb = kc - k0 < KB ? int(kc - k0) : KB;
+        V av[KB];
+        FASTMLP_UNROLL(8)
+        for (int t = 0; t < KB; ++t) av[t] = t < kb ? S::bcast(a + (k0 + t) * cs_a) : S::zero();
+        if (kb == KB) {
+            for (i64 j = 0; j < full; j += L) {
+                V r = S::load(y + j);
+                FASTMLP_UNROLL(8)
+                for (int t = 0; t < KB; ++t) r = S::fma(av[t], S::load(bk + t * rs_b + j), r);
+                S::store(y + j, r);
+            }
+        } else {
+            for (i64 j = 0; j < full; j += L) {
+                V r = S::load(y + j);
+                for (int t = 0; t < kb; ++t) r = S::fma(av[t], S::load(bk + t * rs_b + j), r);
+                S::store(y + j, r);
+            }
+        }
+        if (full < n) {
+            V r = S::mload(y + full, tail);
+            for (int t = 0; t < kb; ++t) r = S::fma(av[t], S::mload(bk + t * rs_b + full, tail), r);
+            S::mstore(y + full, tail, r);
+        }
+    }
+}
+
 // Result c of row i of a matrix-vector product through the epilogue (column 0).
 template <class T>
 void dot_epilogue(const TileEpilogue<T>* ep, i64 i, T c, T* y) {
