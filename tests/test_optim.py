@@ -239,3 +239,31 @@ def test_adamw_default_weight_decay_is_1e_2(rng):
         R.train_step(layers, x, y, "mse", ref_opt)
     for p, q in zip(net.parameters(), R.mlp_params(layers)):
         assert_close(p.data, q, scale=1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_update_counts_subnormal_moments_as_zero(dtype):
+    """Adam's moments decay through the subnormal range where a gradient stays zero (a
+    dead ReLU unit); the update flushes them to zero, as XLA does, since arithmetic on
+    them ran several times slower. Values whose arithmetic stays normal update as NumPy
+    computes them, and the calling thread's floating-point mode comes back."""
+    from fastmlp import _core
+    t = np.dtype(dtype).type
+    tiny = np.finfo(dtype).tiny  # the smallest normal value
+    spec = _core.OptSpec()
+    spec.kind = _core.OptKind.adam
+    p, g = np.ones(40, dtype), np.zeros(40, dtype)
+    m = np.full(40, tiny / t(4), dtype)  # subnormal
+    v = np.full(40, tiny / t(4), dtype)
+    m[20:] = tiny * t(100)  # (g - m) * (1 - beta1) stays normal
+    v[20:] = t(1e-6)
+    want_m = m + (g - m) * (t(1) - t(spec.beta1))  # the update's rule; NumPy keeps subnormals
+    want_v = v * t(spec.beta2)
+    assert np.all(want_m[:20] > 0) and np.all(want_v[:20] > 0)
+    update = _core.optim_update_f32 if dtype == "float32" else _core.optim_update_f64
+    update(spec, 2, p, g, [m, v])
+    assert np.all(m[:20] == 0) and np.all(v[:20] == 0)
+    np.testing.assert_array_equal(m[20:], want_m[20:])
+    np.testing.assert_array_equal(v[20:], want_v[20:])
+    assert np.all(p == 1)  # steps far below one ulp of 1
+    assert tiny / t(4) > 0  # this thread keeps subnormals again

@@ -1,12 +1,14 @@
 // The core's Net against a naive reference written here with plain loops (in
 // double): forward output, loss, parameter and input gradients, and the weights
 // after two train_steps with Adam (torch's update), for small ReLU/Tanh MLPs with
-// and without bias, float and double, each ISA as in test_gemm (isa_list.h); and
-// that the core refuses kinds outside its enums.
+// and without bias, float and double, each ISA as in test_gemm (isa_list.h); that
+// an update flushes subnormal moments and gives the thread its mode back; and that
+// the core refuses kinds outside its enums.
 // Built with -DFASTMLP_CPP_TESTS=ON and run by ctest.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -178,6 +180,36 @@ void check_net(const char* where, const std::vector<LayerSpec>& layers, index_t 
     }
 }
 
+// A zero gradient decays subnormal Adam moments to zero (the update flushes them),
+// moments whose arithmetic stays normal follow the rule in T, and afterwards this
+// thread keeps subnormals again (FTZ/DAZ on x86, FZ on Arm, set per update).
+template <class T>
+void check_subnormal_moments_flushed(const char* isa) {
+    const T tiny = std::numeric_limits<T>::min();
+    const std::size_t n = 64, half = n / 2;
+    std::vector<T> p(n, T(1)), g(n, T(0)), m(n, tiny / 4), v(n, tiny / 4);
+    for (std::size_t i = half; i < n; ++i) m[i] = v[i] = tiny * 100;
+    Optimizer<T> opt;
+    opt.spec.kind = OptKind::adam;
+    opt.spans.push_back({p.data(), g.data(), index_t(n), 0});
+    opt.state = {m.data(), v.data()};
+    const T want_m = tiny * 100 + (T(0) - tiny * 100) * (T(1) - T(opt.spec.beta1));
+    const T want_v = tiny * 100 * T(opt.spec.beta2);
+    opt.step();
+    for (std::size_t i = 0; i < n; ++i) {
+        ++checks;
+        const bool flushed = i < half;
+        if ((m[i] != (flushed ? T(0) : want_m) || v[i] != (flushed ? T(0) : want_v)) &&
+            failures++ < 20)
+            std::printf("MISMATCH %s %s subnormal moments [%zu]: m %g v %g\n", isa,
+                        sizeof(T) == 8 ? "double" : "float", i, double(m[i]), double(v[i]));
+    }
+    ++checks;
+    volatile T quarter = tiny;  // volatile: divided at run time, in this thread's mode
+    if (!(quarter / 4 > 0) && failures++ < 20)
+        std::printf("MISMATCH %s: subnormals still flushed after the update\n", isa);
+}
+
 // Expects std::invalid_argument from f: kinds can arrive from Python as any integer.
 template <class F>
 void expect_rejected(const char* what, F&& f) {
@@ -248,6 +280,8 @@ int main() {
         if (!use_isa(isa)) return 1;
         check_all<float>(isa);
         check_all<double>(isa);
+        check_subnormal_moments_flushed<float>(isa);
+        check_subnormal_moments_flushed<double>(isa);
         ++isas;
     }
     check_unknown_kinds_rejected();
