@@ -90,6 +90,13 @@ def test_readme_shows_a_miss_as_slower():
             assert (float(value) < 1) == bool(after), (value, line)
 
 
+def test_a_miss_that_rounds_to_1_reads_as_slower():
+    fmt_ratio = _readme_table().fmt_ratio
+    assert fmt_ratio(0.9981) == "0.998x (slower)"
+    assert fmt_ratio(0.994) == "0.99x (slower)"
+    assert fmt_ratio(1.004) == "1.00x"
+
+
 def test_docs_extra_pins_the_requirements_file():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11, as the doc tools need
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
