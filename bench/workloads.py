@@ -33,8 +33,9 @@ GRID_EXTRA = (((20, 128, 128, 1), 64),)
 # the weights stay put), so that no cell trains to convergence during the many
 # steps of a timing: near zero loss, gradients and Adam's moments turn
 # subnormal, which the CPU computes many times slower (JAX flushes them to
-# zero, the others do not; with lr=1e-3 fastmlp's batch-1 step slowed 10x), and
-# the cell would time that instead of the arithmetic.
+# zero, fastmlp only inside its optimizer updates, PyTorch and NumPy not at all;
+# with lr=1e-3 fastmlp's batch-1 step once slowed 10x), and the cell would time
+# that instead of the arithmetic.
 GRID_LR = 0.0
 
 

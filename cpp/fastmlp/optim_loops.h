@@ -26,7 +26,7 @@ namespace {
 class FlushSubnormals {
 public:
 #if defined(FASTMLP_MXCSR)
-    FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+    FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }  // FTZ, DAZ
     ~FlushSubnormals() { _mm_setcsr(saved_); }
 
 private:
