@@ -6,6 +6,7 @@
 
 #include "fastmlp/activation.h"
 #include "fastmlp/dropout.h"
+#include "fastmlp/gemm/dispatch.h"
 
 namespace fastmlp {
 
@@ -45,6 +46,10 @@ std::vector<ParamInfo> param_layout(const std::vector<LayerSpec>& layers) {
 }
 
 namespace {
+
+// Most rows the fused pass takes: it runs on the calling thread, and a larger
+// batch gains more from the layer-by-layer products' threads.
+constexpr index_t kReluMlpMaxRows = 4096;
 
 index_t layout_size(const std::vector<ParamInfo>& layout) {
     const ParamInfo& last = layout.back();
@@ -102,6 +107,9 @@ void Net<T>::compile(const std::vector<LayerSpec>& layers) {
     }
     out_ = width;
     ws_cols_ = cols + 2 * maxw_;
+    relu_mlp_ = plan_.size() == 2 && plan_[0].kind == LayerKind::linear && plan_[0].has_act &&
+                plan_[0].act.kind == Act::relu && plan_[1].kind == LayerKind::linear &&
+                !plan_[1].has_act && plan_[1].out == 1;
     for (size_t s = 1; s < plan_.size(); ++s) {
         if (plan_[s].kind == LayerKind::linear && plan_[s - 1].has_act) {
             plan_[s].fuse_prev = true;
@@ -248,20 +256,56 @@ double Net<T>::weight_penalty(double coef) {
 }
 
 template <class T>
+bool Net<T>::takes_relu_mlp(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
+                            bool accumulate) const {
+    return relu_mlp_ && !x.sparse() && t.y && !t.w && !accumulate && loss.kind == LossKind::mse &&
+           n > 0 && n <= kReluMlpMaxRows && plan_[0].out > 1 &&
+           plan_[0].out <= ukernel<T>().relu_mlp_max_h;
+}
+
+template <class T>
+double Net<T>::relu_mlp_loss_grad(const T* x, const T* y, index_t n, const LossSpec& loss) {
+    const Step& hidden = plan_[0];
+    const Step& output = plan_[1];
+    const double denom = loss_denominator(loss, Targets<T>{y, nullptr, nullptr}, n, 1);
+    ReluMlpPass<T> p;  // (the layer-by-layer path's outputs buffer takes o)
+    p.n = n, p.d = hidden.in, p.h = hidden.out;
+    p.x = x, p.y = y;
+    p.w1 = params_ + hidden.w_off, p.b1 = bias(hidden);
+    p.w2 = params_ + output.w_off, p.b2 = bias(output);
+    p.scale = T(1.0 / denom);  // as loss_forward scales
+    p.gw1 = grads_ + hidden.w_off, p.gw2 = grads_ + output.w_off;
+    p.gb1 = hidden.b_off >= 0 ? grads_ + hidden.b_off : nullptr;
+    p.gb2 = output.b_off >= 0 ? grads_ + output.b_off : nullptr;
+    ensure_workspace(n);
+    p.out = col(output.y_col);
+    ukernel<T>().relu_mlp(p);
+    n_ = n;
+    if (training) ++dropout_draws;  // as forward() counts
+    const Targets<T> t{y, nullptr, nullptr};
+    return loss_forward(loss, p.out, t, n, 1, static_cast<T*>(nullptr));
+}
+
+template <class T>
 StepLoss Net<T>::loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss, double l2,
                            bool accumulate) {
-    const T* out = forward(x, n);
-    T* g = grad_buf(0);
     StepLoss r;
-    // Whatever happens next, the forward cache points at the caller's rows, which may be
-    // gone (fit's batch buffers, a converted copy): backward() must not read them again.
-    struct Forget {
-        bool& f;
-        ~Forget() { f = false; }
-    } forget{have_forward_};
-    r.value = loss_forward(loss, out, t, n, out_, g);
-    if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
-    backward(g, nullptr, accumulate);
+    if (takes_relu_mlp(x, t, n, loss, accumulate)) {
+        r.value = relu_mlp_loss_grad(x.x, t.y, n, loss);
+        if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
+    } else {
+        const T* out = forward(x, n);
+        T* g = grad_buf(0);
+        // Whatever happens next, the forward cache points at the caller's rows, which may
+        // be gone (fit's batch buffers, a converted copy): backward() must not read them.
+        struct Forget {
+            bool& f;
+            ~Forget() { f = false; }
+        } forget{have_forward_};
+        r.value = loss_forward(loss, out, t, n, out_, g);
+        if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
+        backward(g, nullptr, accumulate);
+    }
     if (l2 != 0.0) {
         const double coef = l2 / loss_denominator(loss, t, n, out_);
         r.penalty = coef * weight_penalty(coef);

@@ -132,6 +132,11 @@ private:
     void linear_step(const Step& st, Input<T> x, index_t n, T* y, T* pre) const;
     // Throws std::invalid_argument for CSR input to a network not starting with a Linear.
     void check_input(Input<T> x) const;
+    // Whether loss_grad takes the fused pass (decided by the shapes alone, never by the
+    // thread count), and that pass: the loss, the gradients overwritten.
+    bool takes_relu_mlp(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
+                        bool accumulate) const;
+    double relu_mlp_loss_grad(const T* x, const T* y, index_t n, const LossSpec& loss);
     // The two gradient buffers behind the steps' buffers (k = 0 or 1).
     T* grad_buf(int k) { return col(ws_cols_ - (2 - k) * maxw_); }
     // Dropout draw of step st in the current forward: the same mask in backward.
@@ -144,6 +149,7 @@ private:
     ActGrad<T> act_grad(size_t s);
 
     std::vector<Step> plan_;
+    bool relu_mlp_ = false;  // the plan is Linear + ReLU, then a Linear to one output
     index_t in_, out_;
     index_t maxw_ = 0;      // widest layer output or input
     index_t ws_cols_ = 0;   // workspace columns: the steps' buffers, then two gradients

@@ -2,8 +2,9 @@
 // double): forward output, loss, parameter and input gradients, and the weights
 // after two train_steps with Adam (torch's update), for small ReLU/Tanh MLPs with
 // and without bias, float and double, each ISA as in test_gemm (isa_list.h); that
-// an update flushes subnormal moments and gives the thread its mode back; and that
-// the core refuses kinds outside its enums.
+// the fused two-layer pass gives the layer-by-layer bits; that an update flushes
+// subnormal moments and gives the thread its mode back; and that the core refuses
+// kinds outside its enums.
 // Built with -DFASTMLP_CPP_TESTS=ON and run by ctest.
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/gemm.h"
 #include "fastmlp/net.h"
 #include "isa_list.h"
@@ -180,6 +182,62 @@ void check_net(const char* where, const std::vector<LayerSpec>& layers, index_t 
     }
 }
 
+// Net::loss_grad on Linear + ReLU + Linear to one output with MSE takes the fused
+// pass (the kernels' relu_mlp): the same loss and gradient bits as forward,
+// loss_forward and backward layer by layer, and close to the reference. Shapes
+// cover the pass's 4-row output groups and 32-row chunks with their tails, every
+// hidden vector count with and without a masked tail, and the widest it takes.
+template <class T>
+void check_fused_pass(const char* isa) {
+    const index_t max_h = ukernel<T>().relu_mlp_max_h;
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> u(-1, 1);
+    char where[128];
+    for (index_t n : {1, 2, 3, 5, 37, 200, 1000})
+        for (index_t in : {1, 3, 7})
+            for (index_t h : {index_t(2), index_t(5), index_t(8), index_t(13), index_t(32), max_h / 2 + 1, max_h})
+                for (bool bias : {true, false})
+                    for (bool mean : {true, false}) {
+                        const std::vector<LayerSpec> layers{linear(in, h, bias), activation(Act::relu),
+                                                            linear(h, 1, bias)};
+                        const std::size_t np = std::size_t(param_count(layers)),
+                                          rows = std::size_t(n);
+                        std::vector<T> params(np), fused(np), layered(np), x(rows * std::size_t(in)),
+                            y(rows), gout(rows);
+                        for (std::vector<T>* v : {&params, &x, &y})
+                            for (T& e : *v) e = T(u(rng));
+                        std::snprintf(where, sizeof where, "%s %s n=%lld in=%lld h=%lld bias=%d mean=%d",
+                                      isa, sizeof(T) == 8 ? "double" : "float", (long long)n,
+                                      (long long)in, (long long)h, bias, mean);
+                        LossSpec loss;
+                        loss.mean = mean;
+                        const Targets<T> t{y.data(), nullptr, nullptr};
+                        Net<T> a(layers, in, params.data(), fused.data());
+                        const double got = a.loss_grad(x.data(), t, n, loss).value;
+                        Net<T> b(layers, in, params.data(), layered.data());
+                        const double want = loss_forward(loss, b.forward(x.data(), n), t, n, 1, gout.data());
+                        b.backward(gout.data(), nullptr, false);
+                        ++checks;
+                        if (got != want && failures++ < 20)
+                            std::printf("MISMATCH %s fused loss %.17g, layers %.17g\n", where, got, want);
+                        for (std::size_t i = 0; i < fused.size(); ++i) {
+                            ++checks;
+                            if (fused[i] != layered[i] && failures++ < 20)
+                                std::printf("MISMATCH %s fused grad [%zu] %.17g, layers %.17g\n",
+                                            where, i, double(fused[i]), double(layered[i]));
+                        }
+                        const Pass ref = reference(layers, in, Vec(params.begin(), params.end()),
+                                                   Vec(x.begin(), x.end()), Vec(y.begin(), y.end()), n);
+                        const double denom = mean ? 1.0 : double(n);
+                        Vec ref_grad = ref.grad;
+                        for (double& e : ref_grad) e *= denom;
+                        expect_close("fused loss", where, &got, Vec{ref.loss * denom},
+                                     sizeof(T) == 8 ? 1e-12 : 1e-5);
+                        expect_close("fused grad", where, fused.data(), ref_grad,
+                                     sizeof(T) == 8 ? 1e-12 : 1e-5);
+                    }
+}
+
 // A zero gradient decays subnormal Adam moments to zero (the update flushes them),
 // moments whose arithmetic stays normal follow the rule in T, and afterwards this
 // thread keeps subnormals again (FTZ/DAZ on x86, FZ on Arm, set per update).
@@ -280,6 +338,8 @@ int main() {
         if (!use_isa(isa)) return 1;
         check_all<float>(isa);
         check_all<double>(isa);
+        check_fused_pass<float>(isa);
+        check_fused_pass<double>(isa);
         check_subnormal_moments_flushed<float>(isa);
         check_subnormal_moments_flushed<double>(isa);
         ++isas;

@@ -7,6 +7,14 @@ namespace fastmlp {
 // The kernels in use; chosen on first call from FASTMLP_ISA or the CPU.
 const GemmKernels& gemm_kernels();
 
+// The kernels in use for T.
+template <class T>
+const GemmUkernel<T>& ukernel();
+template <>
+inline const GemmUkernel<float>& ukernel<float>() { return gemm_kernels().f32; }
+template <>
+inline const GemmUkernel<double>& ukernel<double>() { return gemm_kernels().f64; }
+
 // Re-selects the kernels: request is "portable", "avx2", "avx512", "neon", or nullptr /
 // "" for the best the CPU supports. A request the CPU or the build cannot honour
 // falls back to the best supported ISA with a warning on stderr. Returns the

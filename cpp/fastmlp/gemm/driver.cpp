@@ -85,13 +85,6 @@ T* scratch(Slot slot, index_t count) {
 }
 
 template <class T>
-const GemmUkernel<T>& ukernel();
-template <>
-const GemmUkernel<float>& ukernel<float>() { return gemm_kernels().f32; }
-template <>
-const GemmUkernel<double>& ukernel<double>() { return gemm_kernels().f64; }
-
-template <class T>
 struct Problem {
     const GemmUkernel<T>& uk;
     index_t M, N, K;

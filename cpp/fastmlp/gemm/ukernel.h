@@ -26,6 +26,29 @@ struct TileEpilogue {
     T* rowsum_a = nullptr;
 };
 
+// One training pass of a two-layer regression net over n rows, forward, MSE
+// gradient and backward fused on row blocks that stay in L1:
+// o = relu(x W1 + b1) . w2 + b2, gradient 2 (o - y) scale. Each value is summed
+// in the order the layer-by-layer products sum it (every weight gradient one
+// chain over the rows from zero), so the two give the same bits while those
+// products run direct.
+template <class T>
+struct ReluMlpPass {
+    std::int64_t n = 0, d = 0, h = 0;  // rows, inputs, hidden width (h <= relu_mlp_max_h)
+    const T* x = nullptr;   // n x d
+    const T* y = nullptr;   // n targets
+    const T* w1 = nullptr;  // d x h
+    const T* b1 = nullptr;  // h, or null
+    const T* w2 = nullptr;  // h
+    const T* b2 = nullptr;  // 1, or null
+    T scale = T(1);         // 1 / the loss's denominator
+    T* gw1 = nullptr;       // gradients, overwritten (gb1, gb2 null when b1, b2 are)
+    T* gb1 = nullptr;
+    T* gw2 = nullptr;
+    T* gb2 = nullptr;
+    T* out = nullptr;       // n outputs o, written (the caller sums the loss)
+};
+
 // narrow_min_m and narrow_min_k of a table whose wide blocks fit its registers.
 constexpr int kNeverNarrow = 1 << 30;
 
@@ -59,6 +82,9 @@ struct GemmUkernel {
     // times B, read along B's rows.
     void (*row)(std::int64_t n, std::int64_t kc, const T* a, std::int64_t cs_a, const T* b,
                 std::int64_t rs_b, T* y);
+    // The fused pass above, for hidden widths up to relu_mlp_max_h.
+    void (*relu_mlp)(ReluMlpPass<T>& p);
+    int relu_mlp_max_h;
 };
 
 struct GemmKernels {

@@ -91,12 +91,57 @@ void row_times(i64 n, i64 kc, const T* a, i64 cs_a, const T* b, i64 rs_b, T* y) 
     }
 }
 
+// Widest hidden layer relu_mlp takes (its row lives in a local array).
+constexpr int kReluMlpMaxH = 64;
+
+// The fused pass one row at a time, each value summed as the loops above sum it.
+template <class T>
+void relu_mlp(ReluMlpPass<T>& p) {
+    const i64 d = p.d, h = p.h;
+    for (i64 i = 0; i < d * h; ++i) p.gw1[i] = T(0);
+    for (i64 j = 0; j < h; ++j) {
+        p.gw2[j] = T(0);
+        if (p.gb1) p.gb1[j] = T(0);
+    }
+    T gb2 = T(0);
+    T a[kReluMlpMaxH];
+    for (i64 i = 0; i < p.n; ++i) {
+        const T* x = p.x + i * d;
+        for (i64 j = 0; j < h; ++j) a[j] = T(0);
+        for (i64 k = 0; k < d; ++k)
+            for (i64 j = 0; j < h; ++j) a[j] += x[k] * p.w1[k * h + j];
+        T o = T(0);
+        for (i64 j = 0; j < h; ++j) {
+            if (p.b1) a[j] += p.b1[j];
+            a[j] = a[j] < T(0) ? T(0) : a[j];
+            o += a[j] * p.w2[j];
+        }
+        if (p.b2) o += p.b2[0];
+        p.out[i] = o;
+        const T g = T(2) * (o - p.y[i]) * p.scale;
+        gb2 += g;
+        for (i64 j = 0; j < h; ++j) {
+            p.gw2[j] += g * a[j];
+            T dh = T(0);
+            dh += g * p.w2[j];
+            a[j] = dh * (a[j] > T(0) ? T(1) : T(0));
+        }
+        for (i64 k = 0; k < d; ++k)
+            for (i64 j = 0; j < h; ++j) p.gw1[k * h + j] += x[k] * a[j];
+        if (p.gb1)
+            for (i64 j = 0; j < h; ++j) p.gb1[j] += a[j];
+    }
+    if (p.gb2) *p.gb2 = gb2;
+}
+
 const GemmKernels kTable = {
     "portable",
     {4, 8, 128, 256, 4096, 8, kNeverNarrow, kNeverNarrow, ukernel_packed<float, 4, 8>,
-     ukernel_strided<float, 4, 8>, dot<float>, row_times<float>},
+     ukernel_strided<float, 4, 8>, dot<float>, row_times<float>,
+     relu_mlp<float>, kReluMlpMaxH},
     {4, 4, 64, 256, 4096, 4, kNeverNarrow, kNeverNarrow, ukernel_packed<double, 4, 4>,
-     ukernel_strided<double, 4, 4>, dot<double>, row_times<double>},
+     ukernel_strided<double, 4, 4>, dot<double>, row_times<double>,
+     relu_mlp<double>, kReluMlpMaxH},
 };
 
 }  // namespace

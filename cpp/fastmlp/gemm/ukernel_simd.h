@@ -100,6 +100,22 @@ constexpr int block_rows() {
     return r < 1 ? 1 : r < MR ? r : MR;
 }
 
+// Loads and stores of vector v of a row of NV vectors, the last one masked to
+// `last` when MASKED.
+template <class S, int NV, bool MASKED>
+struct RowVectors {
+    using T = typename S::T;
+    using V = typename S::V;
+    typename S::Mask last;
+    V ld(const T* p, int v) const { return MASKED && v == NV - 1 ? S::mload(p, last) : S::load(p); }
+    void st(T* p, int v, V x) const {
+        if (MASKED && v == NV - 1)
+            S::mstore(p, last, x);
+        else
+            S::store(p, x);
+    }
+};
+
 // Rows [row, m) in blocks of exactly R (m - row a multiple of R) and NV vectors
 // of columns, the last one masked when MASKED; the epilogue is applied in
 // registers, one stage at a time so each option is tested once per block.
@@ -112,14 +128,9 @@ void rows_blocks(i64 row, i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a
     using T = typename S::T;
     using V = typename S::V;
     constexpr int L = S::L;
-    const typename S::Mask last = S::mask(n - (NV - 1) * L);
-    auto ld = [&](const T* p, int v) { return MASKED && v == NV - 1 ? S::mload(p, last) : S::load(p); };
-    auto st = [&](T* p, int v, V x) {
-        if (MASKED && v == NV - 1)
-            S::mstore(p, last, x);
-        else
-            S::store(p, x);
-    };
+    const RowVectors<S, NV, MASKED> rv{S::mask(n - (NV - 1) * L)};
+    auto ld = [&](const T* p, int v) { return rv.ld(p, v); };
+    auto st = [&](T* p, int v, V x) { rv.st(p, v, x); };
     const T* bias = ep ? ep->bias : nullptr;
     const T* dx = ep ? ep->dact_x : nullptr;
     T* out = ep ? ep->act_out : nullptr;
@@ -330,6 +341,17 @@ void dot_epilogue(const TileEpilogue<T>* ep, i64 i, T c, T* y) {
     if (ep && ep->act_out) ep->act_out[i * ep->rs_act] = ep->act_relu && c < T(0) ? T(0) : c;
 }
 
+// out[r] = the horizontal sum of t[r] for R rows: S::hsums at once for
+// kDotRows of them, the same bits as one by one.
+template <class S, int R>
+void hsum_rows(const typename S::V* t, typename S::T* out) {
+    if constexpr (R == S::kDotRows)
+        S::hsums(t, out);
+    else
+        FASTMLP_UNROLL(16)
+        for (int r = 0; r < R; ++r) out[r] = S::hsum(t[r]);
+}
+
 // R rows of A dotted with x: two accumulators per row along k, a masked tail,
 // then one horizontal sum per row.
 template <class S, int R>
@@ -366,11 +388,7 @@ void dot_rows(i64 row, i64 kc, const typename S::T* a, i64 rs_a, const typename 
     typename S::T v[R];
     FASTMLP_UNROLL(16)
     for (int r = 0; r < R; ++r) t[r] = S::add(s[r][0], s[r][1]);
-    if constexpr (R == S::kDotRows)
-        S::hsums(t, v);
-    else
-        FASTMLP_UNROLL(16)
-        for (int r = 0; r < R; ++r) v[r] = S::hsum(t[r]);
+    hsum_rows<S, R>(t, v);
     FASTMLP_UNROLL(16)
     for (int r = 0; r < R; ++r) {
         typename S::T* yr = y + (row + r) * rs_y;
@@ -393,6 +411,8 @@ void dot(i64 m, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x
 
 }  // namespace
 }  // namespace fastmlp
+
+#include "fastmlp/gemm/relu_mlp_simd.h"
 
 #undef FASTMLP_UNROLL
 #undef FASTMLP_PRAGMA
