@@ -268,22 +268,22 @@ template <class T>
 double Net<T>::relu_mlp_loss_grad(const T* x, const T* y, index_t n, const LossSpec& loss) {
     const Step& hidden = plan_[0];
     const Step& output = plan_[1];
-    const double denom = loss_denominator(loss, Targets<T>{y, nullptr, nullptr}, n, 1);
-    ReluMlpPass<T> p;  // (the layer-by-layer path's outputs buffer takes o)
+    const Targets<T> t{y, nullptr, nullptr};
+    ReluMlpPass<T> p;
     p.n = n, p.d = hidden.in, p.h = hidden.out;
     p.x = x, p.y = y;
     p.w1 = params_ + hidden.w_off, p.b1 = bias(hidden);
     p.w2 = params_ + output.w_off, p.b2 = bias(output);
-    p.scale = T(1.0 / denom);  // as loss_forward scales
+    p.scale = T(1.0 / loss_denominator(loss, t, n, 1));  // as loss_forward scales
     p.gw1 = grads_ + hidden.w_off, p.gw2 = grads_ + output.w_off;
     p.gb1 = hidden.b_off >= 0 ? grads_ + hidden.b_off : nullptr;
     p.gb2 = output.b_off >= 0 ? grads_ + output.b_off : nullptr;
-    ensure_workspace(n);
-    p.out = col(output.y_col);
+    // Only the outputs, not the layers' workspace: n values.
+    if (relu_mlp_out_.size() < size_t(n)) relu_mlp_out_.resize(size_t(n));
+    p.out = relu_mlp_out_.data();
     ukernel<T>().relu_mlp(p);
     n_ = n;
     if (training) ++dropout_draws;  // as forward() counts
-    const Targets<T> t{y, nullptr, nullptr};
     return loss_forward(loss, p.out, t, n, 1, static_cast<T*>(nullptr));
 }
 

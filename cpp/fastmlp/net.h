@@ -158,6 +158,7 @@ private:
     index_t n_params_;
     std::vector<T> ws_;
     std::vector<T> backup_;  // weights before the last optimizer step
+    std::vector<T> relu_mlp_out_;  // the fused pass's outputs
     index_t cap_ = 0, n_ = 0;
     Input<T> x_;
     bool have_forward_ = false;

@@ -12,19 +12,21 @@ namespace {
 // chains over the rows, so the core overlaps many rows; a row at a time through
 // all of it would wait on its own chain (product, horizontal sum, loss, gradient)
 // and keep the weight gradients' sums in memory. NV vectors of hidden units, the
-// last masked when MASKED. Each value is summed in the order of the
-// layer-by-layer kernel it replaces.
-template <class S, int ACC, int NV, bool MASKED>
+// last one read and written through a mask (full when the width fills it: one
+// instantiation instead of two, which halves this file's compile time under the
+// sanitizers). Each value is summed in the order of the layer-by-layer kernel it
+// replaces.
+template <class S, int ACC, int NV>
 void relu_mlp_all(ReluMlpPass<typename S::T>& p) {
     using T = typename S::T;
     using V = typename S::V;
     constexpr int L = S::L;
     constexpr int W = NV * L;                // a row in the chunk buffers
-    constexpr int F = MASKED ? NV - 1 : NV;  // full vectors
     // Rows per hidden block and inputs per gw1 block: as many as ACC registers hold.
     constexpr int R = ACC / NV < 4 ? ACC / NV : 4, KB = R;
     constexpr i64 kChunk = 32;
-    const RowVectors<S, NV, MASKED> rv{S::mask(p.h - (NV - 1) * L)};
+    const bool masked = p.h % L != 0;
+    const RowVectors<S, NV, true> rv{S::mask(p.h - (NV - 1) * L)};
     auto ld = [&](const T* q, int v) { return rv.ld(q, v); };
     auto st = [&](T* q, int v, V x) { rv.st(q, v, x); };
     // Locals, not p's fields: a store through a pointer could change those.
@@ -79,8 +81,10 @@ void relu_mlp_all(ReluMlpPass<typename S::T>& p) {
         for (int r = 0; r < GG; ++r) {
             V s2[2] = {S::zero(), S::zero()};
             FASTMLP_UNROLL(4)
-            for (int v = 0; v < F; ++v) s2[v % 2] = S::fma(S::load(hr + r * W + v * L), w2v[v], s2[v % 2]);
-            if constexpr (MASKED) s2[1] = S::fma(S::load(hr + r * W + F * L), w2v[F], s2[1]);
+            for (int v = 0; v < NV - 1; ++v)
+                s2[v % 2] = S::fma(S::load(hr + r * W + v * L), w2v[v], s2[v % 2]);
+            const int tail = masked ? 1 : (NV - 1) % 2;  // the second sum takes a masked tail
+            s2[tail] = S::fma(S::load(hr + r * W + (NV - 1) * L), w2v[NV - 1], s2[tail]);
             t[r] = S::add(s2[0], s2[1]);
         }
         T o[GG];
@@ -163,9 +167,7 @@ void relu_mlp_all(ReluMlpPass<typename S::T>& p) {
 template <class S, int ACC>
 void relu_mlp(ReluMlpPass<typename S::T>& p) {
     constexpr int L = S::L;
-    const bool masked = p.h % L != 0;
-#define FASTMLP_NV(NV) \
-    return masked ? relu_mlp_all<S, ACC, NV, true>(p) : relu_mlp_all<S, ACC, NV, false>(p)
+#define FASTMLP_NV(NV) return relu_mlp_all<S, ACC, NV>(p)
     switch ((p.h + L - 1) / L) {
         case 1: FASTMLP_NV(1);
         case 2: FASTMLP_NV(2);
