@@ -292,6 +292,7 @@ StepLoss Net<T>::loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& 
                            bool accumulate) {
     StepLoss r;
     if (takes_relu_mlp(x, t, n, loss, accumulate)) {
+        have_forward_ = false;  // an earlier forward's cache may point at rows now gone
         r.value = relu_mlp_loss_grad(x.x, t.y, n, loss);
         if (!std::isfinite(r.value)) throw NonFiniteError("loss is " + std::to_string(r.value));
     } else {

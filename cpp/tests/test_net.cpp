@@ -217,6 +217,16 @@ void check_fused_pass(const char* isa) {
                         Net<T> b(layers, in, params.data(), layered.data());
                         const double want = loss_forward(loss, b.forward(x.data(), n), t, n, 1, gout.data());
                         b.backward(gout.data(), nullptr, false);
+                        // As layer by layer, the step leaves no forward for backward() to use.
+                        a.forward(x.data(), n);
+                        a.loss_grad(x.data(), t, n, loss);
+                        ++checks;
+                        try {
+                            a.backward(gout.data(), nullptr, false);
+                            if (failures++ < 20)
+                                std::printf("MISMATCH %s: backward ran after the fused pass\n", where);
+                        } catch (const ProtocolError&) {
+                        }
                         ++checks;
                         if (got != want && failures++ < 20)
                             std::printf("MISMATCH %s fused loss %.17g, layers %.17g\n", where, got, want);
