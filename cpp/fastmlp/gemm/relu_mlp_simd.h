@@ -12,8 +12,8 @@ namespace {
 // chains over the rows, so the core overlaps many rows; a row at a time through
 // all of it would wait on its own chain (product, horizontal sum, loss, gradient)
 // and keep the weight gradients' sums in memory. NV vectors of hidden units, the
-// last one read and written through a mask (full when the width fills it: one
-// instantiation instead of two, which halves this file's compile time under the
+// last one masked when the width does not fill it (tested at run time: one
+// instantiation instead of two halves this file's compile time under the
 // sanitizers). Each value is summed in the order of the layer-by-layer kernel it
 // replaces.
 template <class S, int ACC, int NV>
@@ -25,10 +25,17 @@ void relu_mlp_all(ReluMlpPass<typename S::T>& p) {
     // Rows per hidden block and inputs per gw1 block: as many as ACC registers hold.
     constexpr int R = ACC / NV < 4 ? ACC / NV : 4, KB = R;
     constexpr i64 kChunk = 32;
+    // The mask exists only for a partial last vector (the traits take lane counts
+    // in [1, L)): a run-time test, one instantiation for both.
     const bool masked = p.h % L != 0;
-    const RowVectors<S, NV, true> rv{S::mask(p.h - (NV - 1) * L)};
-    auto ld = [&](const T* q, int v) { return rv.ld(q, v); };
-    auto st = [&](T* q, int v, V x) { rv.st(q, v, x); };
+    const RowVectors<S, NV, true> rv{S::mask(masked ? p.h % L : 1)};
+    auto ld = [&](const T* q, int v) { return masked ? rv.ld(q, v) : S::load(q); };
+    auto st = [&](T* q, int v, V x) {
+        if (masked)
+            rv.st(q, v, x);
+        else
+            S::store(q, x);
+    };
     // Locals, not p's fields: a store through a pointer could change those.
     const i64 n = p.n, d = p.d, h = p.h;
     const T *x0 = p.x, *y = p.y, *w1 = p.w1, *b1 = p.b1, *w2 = p.w2, *b2 = p.b2;
