@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/typing.h>
 
+#include <algorithm>
 #include <variant>
 
 #include "fastmlp/fit.h"
@@ -165,6 +166,18 @@ Targets<T> targets_of(const opt_array<T>& y, const opt_labels& labels,
     return t;
 }
 
+// The values of `a` when it is an array of exactly V, C-contiguous and of shape
+// (rows, cols) (cols 0: a vector of rows), else nullptr. No conversion, no new object.
+template <class V>
+const V* exact_values(const py::handle& a, index_t rows, index_t cols) {
+    if (!py::isinstance<py::array_t<V>>(a)) return nullptr;
+    const auto arr = py::reinterpret_borrow<py::array>(a);
+    if (!(arr.flags() & py::array::c_style)) return nullptr;
+    const bool shaped = cols == 0 ? arr.ndim() == 1 && arr.shape(0) == rows
+                                  : arr.ndim() == 2 && arr.shape(0) == rows && arr.shape(1) == cols;
+    return shaped ? static_cast<const V*>(arr.data()) : nullptr;
+}
+
 // x as predict() reads it: as given when it already is a matrix it reads (the
 // fast path apps take in loops), else what `prepare` makes of it (shape checked
 // by x_rows).
@@ -305,6 +318,34 @@ void bind_net(py::module_& m, const char* name) {
              "weight_l2"_a, "sync"_a = py::none(), "sync_extras"_a = py::none(),
              "With sync (and sync_extras, the values after the gradient buffer), one "
              "data-parallel step: the gradients are summed over the processes by sync.")
+        .def("train_step_exact",
+             [](PyNet<T>& s, const py::handle& x, const py::handle& y, const LossSpec& loss,
+                bool labels, PyOptimizer<T>& o) -> std::optional<double> {
+                 const index_t in = s.net.in_features(), out = s.net.out_features();
+                 if (!py::isinstance<py::array>(x) || py::reinterpret_borrow<py::array>(x).ndim() != 2)
+                     return std::nullopt;
+                 const index_t n = py::reinterpret_borrow<py::array>(x).shape(0);
+                 const T* xv = n > 0 ? exact_values<T>(x, n, in) : nullptr;
+                 if (!xv || !all_finite(xv, n * in)) return std::nullopt;
+                 Targets<T> t;
+                 if (labels) {
+                     t.labels = exact_values<std::int64_t>(y, n, 0);
+                     if (!t.labels) return std::nullopt;
+                     const auto [lo, hi] = std::minmax_element(t.labels, t.labels + n);
+                     if (*lo < 0 || *hi >= out) return std::nullopt;
+                 } else {
+                     t.y = exact_values<T>(y, n, out);
+                     if (!t.y && out == 1) t.y = exact_values<T>(y, n, 0);
+                     if (!t.y || !all_finite(t.y, n * out)) return std::nullopt;
+                 }
+                 return releasing_gil_for(n * s.params.size(), [&] {
+                     return s.net.train_step(Input<T>(xv), t, n, loss, o.opt, 0.0, 0.0).value;
+                 });
+             },
+             "x"_a, "y"_a, "loss"_a, "labels"_a, "optimizer"_a,
+             "train_step's per-step path: dense x and y (or int64 labels) exactly as the net "
+             "reads them, finite and in range, no sample weights, clipping or penalty. None "
+             "when they are not, for the full path to check and explain.")
         .def("fit",
              [](PyNet<T>& s, const matrix_or_csr<T>& x, const opt_array<T>& y,
                 const opt_labels& labels, const opt_array<T>& w, LossSpec loss, PyOptimizer<T>& o,

@@ -557,6 +557,10 @@ class Net_f32:
         """
         With sync (and sync_extras, the values after the gradient buffer), one data-parallel step: the gradients are summed over the processes by sync.
         """
+    def train_step_exact(self, x: typing.Any, y: typing.Any, loss: LossSpec, labels: bool, optimizer: Optimizer_f32) -> float | None:
+        """
+        train_step's per-step path: dense x and y (or int64 labels) exactly as the net reads them, finite and in range, no sample weights, clipping or penalty. None when they are not, for the full path to check and explain.
+        """
     @property
     def batch(self) -> int:
         ...
@@ -597,6 +601,10 @@ class Net_f64:
     def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | CsrMatrix, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, loss: LossSpec, optimizer: Optimizer_f64, clip_norm: typing.SupportsFloat | typing.SupportsIndex, weight_l2: typing.SupportsFloat | typing.SupportsIndex, sync: collections.abc.Callable[[bool, typing.Any], None] | None = None, sync_extras: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> float:
         """
         With sync (and sync_extras, the values after the gradient buffer), one data-parallel step: the gradients are summed over the processes by sync.
+        """
+    def train_step_exact(self, x: typing.Any, y: typing.Any, loss: LossSpec, labels: bool, optimizer: Optimizer_f64) -> float | None:
+        """
+        train_step's per-step path: dense x and y (or int64 labels) exactly as the net reads them, finite and in range, no sample weights, clipping or penalty. None when they are not, for the full path to check and explain.
         """
     @property
     def batch(self) -> int:

@@ -161,8 +161,9 @@ _BY_NAME = {c.kind.name: c for c in (MSELoss, L1Loss, HuberLoss, BCEWithLogitsLo
 # What train_step and fit take as `loss`: a loss object or its name.
 LossLike = Union[str, _Loss]
 
-# Specs by name, made once: train_step in a loop resolves its loss every call.
-_SPECS = {name: (cls().spec(), cls()._labels) for name, cls in _BY_NAME.items()}
+# (core spec, takes integer labels) by name, made once: train_step in a loop resolves its
+# loss every call.
+NAMED_SPECS = {name: (cls().spec(), cls()._labels) for name, cls in _BY_NAME.items()}
 
 
 def resolve_loss(loss: LossLike) -> tuple[_core.LossSpec, bool]:
@@ -175,9 +176,9 @@ def resolve_loss(loss: LossLike) -> tuple[_core.LossSpec, bool]:
         ``"cross_entropy"``, ``"poisson_nll"``) or one of this module's loss objects.
     """
     if isinstance(loss, str):
-        if loss not in _SPECS:
+        if loss not in NAMED_SPECS:
             raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(_BY_NAME)}")
-        return _SPECS[loss]
+        return NAMED_SPECS[loss]
     if not isinstance(loss, _Loss):
         raise TypeError(f"loss must be a name or a fastmlp loss, got {type(loss).__name__}")
     return loss.spec(), loss._labels

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from . import _checks, _core, _distributed, functional as F, init, training
 from ._checks import FloatArray, XLike
-from .losses import LossLike, resolve_loss
+from .losses import NAMED_SPECS, LossLike, resolve_loss
 from .optim import Adam, Optimizer
 from .params import Parameter
 
@@ -882,6 +882,24 @@ class Sequential(Module):
         FloatingPointError
             The loss, a gradient or a weight became NaN or Inf.
         """
+        opt = self._default_opt if optimizer is None else optimizer
+        named = NAMED_SPECS.get(loss) if type(loss) is str else None
+        if (named is not None and opt is not None and comm is None and sample_weight is None
+                and (opt is self._checked_opt or opt is self._default_opt)
+                and (clip_grad_norm == 0.0) is True and (weight_l2 == 0.0) is True
+                and self._trainer.acquire(blocking=False)):
+            # The per-step path of a training loop: one native call, which takes x and y
+            # only as they already are (else None: the full path below checks and converts).
+            try:
+                self._training_in = "train_step"
+                self._has_forward = False
+                # opt.native has the net's dtype: checked when opt became _checked_opt.
+                r = self._impl.train_step_exact(x, y, named[0], named[1],
+                                                opt.native)  # type: ignore[arg-type]
+            finally:
+                self._trainer.release()
+            if r is not None:
+                return r
         with self._exclusive("train_step"):
             sync = None if comm is None else \
                 _distributed.StepSum(_distributed.communicator(comm), self._grad_buffer)
