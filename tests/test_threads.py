@@ -264,3 +264,29 @@ def test_every_bench_size_identical_for_one_and_two_threads(sizes, batch, splits
     fm.set_num_threads(2)
     for two in until_threaded(run) if splits else [run()]:
         _assert_identical(one, two)
+
+
+@pytest.mark.parametrize("opt", ["adam", "sgd"])
+def test_an_optimizer_that_splits_gives_the_bits_of_one_thread(opt, restore_threads):
+    """Six 512-wide layers at batch 2: each product stays on one thread (1 MiB of
+    weights, 1 MFLOP), while the optimizer's arrays (1.6M weights; 25 MiB for Adam,
+    18 MiB for SGD with momentum) split: the region that ran on two threads is its."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 512)).astype(np.float32)
+    y = rng.standard_normal((2, 512)).astype(np.float32)
+
+    def run():
+        layers = [fm.Linear(512, 512)]
+        for _ in range(5):
+            layers += [fm.ReLU(), fm.Linear(512, 512)]
+        net = fm.Sequential(*layers, dtype="float32", seed=2)
+        o = (fm.optim.Adam(net.parameters(), lr=1e-3) if opt == "adam"
+             else fm.optim.SGD(net.parameters(), lr=0.01, momentum=0.9))
+        losses = [net.train_step(x, y, optimizer=o) for _ in range(3)]
+        return [p.data.copy() for p in net.parameters()], np.array(losses), net.predict(x)
+
+    fm.set_num_threads(1)
+    one = single_threaded(run)
+    fm.set_num_threads(2)
+    for two in until_threaded(run):
+        _assert_identical(one, two)

@@ -14,15 +14,15 @@ namespace fastmlp {
 // kParallelMinFlops, else one per kParallelMinFlops / 2, up to num_threads().
 // Below it the split saves less than it costs: the pool's region (~1 us with
 // the workers awake, bench_parallel) plus the operands moving to the other
-// core's cache. Measured on a 2-core Xeon (Sapphire Rapids, AVX-512), whole
-// training steps at 2 threads / 1 thread: with 1 MFLOP 128-128-128-10 at batch
-// 32 (1 MFLOP products) took 1.25x, with 2 MFLOP batch 64 (2 MFLOP products)
-// 1.08x; with 4 MFLOP every step of the grid was at most 1.01x, and batch 256
-// (8 MFLOP products) 0.89x.
-constexpr double kParallelMinFlops = 4.0e6;
+// core's cache. Measured on a 2-core Zen 4 (AVX-512, a KVM guest), whole steps
+// of W-W-W-10 at 2 threads / 1 thread with 4 MFLOP: 256 at batch 32 (4.2 MFLOP
+// products) 0.88x; with 8 MFLOP it is 1.05x, and the products of 8 MFLOP and more
+// keep their gain (128 at batch 256 1.35x, 64 at batch 1024 1.40x). (On a 2-core
+// Sapphire Rapids 4 MFLOP was level.)
+constexpr double kParallelMinFlops = 8.0e6;
 inline int threads_for_flops(double flops) {
     if (flops < kParallelMinFlops) return 1;
-    // The minimum in double: flops / 2e6 of a huge product can pass INT_MAX, and
+    // The minimum in double: flops / 4e6 of a huge product can pass INT_MAX, and
     // converting that to int would be undefined.
     return std::max(1, int(std::min(double(num_threads()), flops / (kParallelMinFlops / 2))));
 }
@@ -30,8 +30,10 @@ inline int threads_for_flops(double flops) {
 // Operand bytes beyond which a product streams from L3 or memory (the L2 of
 // current x86 cores holds 1-2 MiB): a second core then adds bandwidth, so the
 // product splits even where its FLOPs alone would not pay for it (a batch-1
-// step of 1024-wide layers: 4 MiB weights, 2 MFLOP products).
-constexpr double kStreamBytes = 1024.0 * 1024.0;
+// step of 1024-wide layers: 4 MiB weights, 2 MFLOP products; 2 threads 1.2x
+// faster on Zen 4). 512-wide weights (1 MiB) stay in the caller's L2: split,
+// that step was 1.2x slower.
+constexpr double kStreamBytes = 2.0 * 1024.0 * 1024.0;
 inline int threads_for(double flops, double bytes) {
     return threads_for_flops(bytes > kStreamBytes ? std::max(flops, kParallelMinFlops) : flops);
 }
