@@ -246,3 +246,17 @@ def test_seed_from_scratch_network_trains_like_numpy(rng):
         assert_close(loss, ref_loss)
     for got, (want) in zip((w1, b1, w2, b2), R.mlp_params(layers)):
         assert_close(got, want, scale=1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_shape_errors_name_both_shapes(rng, dtype):
+    """Exact arrays of one dtype go straight to the core; a shape that does not fit still
+    gets the message that names the argument and both shapes."""
+    x, w = _data(rng, dtype, 4, 3), _data(rng, dtype, 3, 2)
+    with pytest.raises(ValueError, match=r"x has shape \(4, 3\) but w has shape \(2, 3\)"):
+        F.linear(x, w.T.copy())
+    with pytest.raises(ValueError, match=r"b must have shape \(2,\), got \(3,\)"):
+        F.linear(x, w, _data(rng, dtype, 3))
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        F.linear(x[0], w)
+    assert_close(F.linear(x, w, np.ones(2, dtype)), R.linear(x, w, np.ones(2, dtype)))

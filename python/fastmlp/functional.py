@@ -33,6 +33,10 @@ def _matrix(a: npt.ArrayLike, name: str, dt: FloatDType) -> FloatArray:
     return np.ascontiguousarray(arr, dtype=dt)
 
 
+_LINEAR_FORWARD = {np.dtype(np.float32): _core.linear_forward_f32,
+                   np.dtype(np.float64): _core.linear_forward_f64}
+
+
 def linear(x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike | None = None) -> FloatArray:
     """``x @ w + b``: one GEMM with the bias added as it writes the result.
 
@@ -49,6 +53,14 @@ def linear(x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike | None = None) -
     -------
     ndarray, shape (n, out)
     """
+    if type(x) is np.ndarray and type(w) is np.ndarray and x.dtype == w.dtype:
+        # Arrays of one float dtype and matching shapes, as a loop passes them: straight to
+        # the core, which makes a C-ordered copy of any other layout as the path below does.
+        core = _LINEAR_FORWARD.get(x.dtype)
+        if (core is not None and x.ndim == 2 and w.ndim == 2 and x.shape[1] == w.shape[0]
+                and (b is None or (type(b) is np.ndarray and b.dtype == x.dtype
+                                   and b.shape == (w.shape[1],)))):
+            return cast(FloatArray, core(x, w, b))
     xa, wa = _checks.real_array(x, "x"), _checks.real_array(w, "w")
     operands = (xa, wa) if b is None else (xa, wa, _checks.real_array(b, "b"))
     dt = _checks.compute_dtype(*operands)
