@@ -322,9 +322,9 @@ void bind_net(py::module_& m, const char* name) {
              [](PyNet<T>& s, const py::handle& x, const py::handle& y, const LossSpec& loss,
                 bool labels, PyOptimizer<T>& o) -> std::optional<double> {
                  const index_t in = s.net.in_features(), out = s.net.out_features();
-                 if (!py::isinstance<py::array>(x) || py::reinterpret_borrow<py::array>(x).ndim() != 2)
-                     return std::nullopt;
-                 const index_t n = py::reinterpret_borrow<py::array>(x).shape(0);
+                 if (!py::isinstance<py::array>(x)) return std::nullopt;
+                 const auto xa = py::reinterpret_borrow<py::array>(x);
+                 const index_t n = xa.ndim() == 2 ? xa.shape(0) : 0;  // exact_values checks the rest
                  const T* xv = n > 0 ? exact_values<T>(x, n, in) : nullptr;
                  if (!xv || !all_finite(xv, n * in)) return std::nullopt;
                  Targets<T> t;
