@@ -63,13 +63,15 @@ bool Optimizer<T>::step() {
     ++step_count;
     // Updates are elementwise, so any split leaves every bit as it is: the spans,
     // end to end, are cut into equal parts of whole cache lines, one per thread.
-    // Split only when the arrays (weights, gradients, state) stream from memory:
-    // below that they sit in the caller's caches, where forward and backward left
-    // them, and a second core first has to fetch its half (and the caller the new
-    // weights back). Measured on a 2-core Zen 4, 2 threads / 1 thread, batch-1 Adam
+    // Split only when each array outgrows the caller's L2 (1 MiB on current x86
+    // cores; 4 MiB for weights, gradients and two states): below that they sit
+    // where forward and backward left them, and a second core first has to fetch
+    // its half. Measured on a 2-core Zen 4, 2 threads / 1 thread, batch-1 Adam
     // steps: 34k weights (0.5 MiB of arrays) 2.5x slower split, 134k (2 MiB) 4.8x
-    // slower; 2.1M weights (34 MiB) 1.15x faster split.
-    constexpr double kSplitBytes = 16.0 * 1024 * 1024;
+    // slower. Fit steps of W-W-W-10 at 2 threads, split / not: W 320 (3.3 MiB)
+    // batch 1 level; W 384 (4.8 MiB) batch 32 1.22x, W 512 (8.4 MiB) batch 1
+    // 1.20x, batch 64 1.10x; 784-512-512-10 Adam update 1.6x.
+    constexpr double kSplitBytes = 4.0 * 1024 * 1024;
     constexpr index_t kLine = 16;
     std::int64_t elements = 0;
     for (const auto& sp : spans) elements += sp.n;
