@@ -266,6 +266,36 @@ def test_every_bench_size_identical_for_one_and_two_threads(sizes, batch, splits
         _assert_identical(one, two)
 
 
+@pytest.mark.parametrize("subset", [False, True], ids=["all", "last_layers"])
+def test_a_split_update_that_overflows_restores_the_weights_of_before_the_step(
+        subset, restore_threads):
+    """Each thread backs up the weights of its part of the update: when the update
+    overflows, both parts come back (the optimizer covering all six 512-wide layers,
+    or the last five, whose spans then start past the first layer's)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 512)).astype(np.float32)
+    y = (rng.standard_normal((2, 512)) * 1e3).astype(np.float32)
+
+    def run():
+        layers = [fm.Linear(512, 512)]
+        for _ in range(5):
+            layers += [fm.ReLU(), fm.Linear(512, 512)]
+        net = fm.Sequential(*layers, dtype="float32", seed=3)
+        o = fm.optim.Adam(net.parameters()[2:] if subset else net.parameters(), lr=1e-3)
+        for _ in range(2):
+            net.train_step(x, y, optimizer=o)
+        before = [p.data.copy() for p in net.parameters()]
+        o.lr = 3.4e38  # finite, but the update is not
+        with pytest.raises(FloatingPointError, match="update made a weight non-finite"):
+            net.train_step(x, y, optimizer=o)
+        return before, [p.data.copy() for p in net.parameters()]
+
+    fm.set_num_threads(2)
+    for before, after in until_threaded(run):
+        for b, a in zip(before, after, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("opt", ["adam", "sgd"])
 def test_an_optimizer_that_splits_gives_the_bits_of_one_thread(opt, restore_threads):
     """Six 512-wide layers at batch 2: each product stays on one thread (1 MiB of

@@ -333,9 +333,11 @@ void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
     }
     // The update itself checks gradients and new weights; on failure the
     // pre-step weights come back, since an update can also overflow.
-    backup_.assign(params_, params_ + n_params_);
-    if (!opt.step()) {
-        std::copy(backup_.begin(), backup_.end(), params_);
+    index_t elements = 0;
+    for (const auto& sp : opt.spans) elements += sp.n;
+    backup_.resize(std::size_t(elements));
+    if (!opt.step(backup_.data())) {
+        opt.restore(backup_.data());
         throw NonFiniteError(all_finite(grads_, n_params_)
                                  ? "update made a weight non-finite (learning rate too large?)"
                                  : "gradient is not finite");

@@ -61,7 +61,11 @@ struct Optimizer {
     std::vector<T*> state;  // optim_state_count(spec) buffers of the spans' total length
     std::int64_t step_count = 0;
 
-    bool step();  // false if a gradient or an updated weight is NaN/Inf
+    // False if a gradient or an updated weight is NaN/Inf. With backup (room for
+    // the spans' total length) the weights before the update are saved there,
+    // end to end, for restore().
+    bool step(T* backup = nullptr);
+    void restore(const T* backup);
     void zero_grad();
 };
 
