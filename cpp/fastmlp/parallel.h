@@ -31,11 +31,18 @@ inline int threads_for_flops(double flops) {
 // current x86 cores holds 1-2 MiB): a second core then adds bandwidth, so the
 // product splits even where its FLOPs alone would not pay for it (a batch-1
 // step of 1024-wide layers: 4 MiB weights, 2 MFLOP products; 2 threads 1.2x
-// faster on Zen 4). 512-wide weights (1 MiB) stay in the caller's L2: split,
-// that step was 1.2x slower.
+// faster on Zen 4).
 constexpr double kStreamBytes = 2.0 * 1024.0 * 1024.0;
+// Operands past half of such an L2 split from kPastHalfL2MinFlops: 512-wide
+// weights (1 MiB) at batch 4 and 8 (2 and 4 MFLOP products), whose update
+// splits too, 1.12x and 1.25x at 2 threads on Zen 4; at batch 1 (0.5 MFLOP)
+// splitting them was 1.2x slower.
+constexpr double kHalfL2Bytes = 1024.0 * 1024.0;
+constexpr double kPastHalfL2MinFlops = 1.5e6;
 inline int threads_for(double flops, double bytes) {
-    return threads_for_flops(bytes > kStreamBytes ? std::max(flops, kParallelMinFlops) : flops);
+    const bool past_l2 =
+        bytes > kStreamBytes || (bytes > kHalfL2Bytes && flops >= kPastHalfL2MinFlops);
+    return threads_for_flops(past_l2 ? std::max(flops, kParallelMinFlops) : flops);
 }
 
 // Start of part p of [0, total) cut into `parts` pieces aligned to `unit`.
