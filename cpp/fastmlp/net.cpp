@@ -333,9 +333,7 @@ void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
     }
     // The update itself checks gradients and new weights; on failure the
     // pre-step weights come back, since an update can also overflow.
-    index_t elements = 0;
-    for (const auto& sp : opt.spans) elements += sp.n;
-    backup_.resize(std::size_t(elements));
+    backup_.resize(std::size_t(opt.size()));
     if (!opt.step(backup_.data())) {
         opt.restore(backup_.data());
         throw NonFiniteError(all_finite(grads_, n_params_)

@@ -61,9 +61,10 @@ struct Optimizer {
     std::vector<T*> state;  // optim_state_count(spec) buffers of the spans' total length
     std::int64_t step_count = 0;
 
+    index_t size() const;  // the spans' total length
     // False if a gradient or an updated weight is NaN/Inf. With backup (room for
-    // the spans' total length) the weights before the update are saved there,
-    // end to end, for restore().
+    // size() values) the weights before the update are saved there, the spans end
+    // to end, for restore().
     bool step(T* backup = nullptr);
     void restore(const T* backup);
     void zero_grad();
