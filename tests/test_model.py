@@ -83,6 +83,17 @@ def test_inference_is_bitwise_forward(rng, dtype, act, n):
     assert a.dtype == np.dtype(dtype) and a.shape == (n, 2)
 
 
+def test_predict_scratch_of_every_size_gives_the_reference(rng):
+    """predict's scratch (two batch x widest-layer buffers) comes from the stack, from
+    the calling thread's kept buffer (grown, then reused by a smaller batch that must
+    not see the old values), or past 64 MiB from a buffer of the call's own."""
+    net = mlp([2, 4096, 3], dtype="float64", seed=3)
+    layers = ref_layers(net)
+    for n in (300, 700, 50, 1100, 200):  # 1100 rows: 2 x 1100 x 4096 doubles = 69 MiB
+        x = rng.standard_normal((n, 2))
+        assert_close(net.predict(x), R.mlp_forward(layers, x)[0])
+
+
 def test_predict_caches_nothing(rng):
     net = mlp([3, 8, 1], dtype="float64")
     x1, x2 = rng.standard_normal((5, 3)), rng.standard_normal((7, 3))
