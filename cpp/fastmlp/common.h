@@ -6,6 +6,12 @@
 #include <stdexcept>
 #include <string>
 
+// SSE2 is part of baseline x86-64 (MSVC says so with _M_X64, not __SSE2__):
+// portable code may use its intrinsics (<emmintrin.h>) where this is defined.
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define FASTMLP_SSE2 1
+#endif
+
 namespace fastmlp {
 
 using index_t = std::int64_t;

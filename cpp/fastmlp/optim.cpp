@@ -8,12 +8,12 @@
 #include <string>
 #include <type_traits>
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#endif
-
 #include "fastmlp/gemm/gemm.h"
 #include "fastmlp/parallel.h"
+
+#ifdef FASTMLP_SSE2
+#include <emmintrin.h>
+#endif
 
 namespace fastmlp {
 
@@ -54,7 +54,7 @@ const OptimLoops& loops() {
 // the L3 it should neither cost a read for ownership nor evict the weights.
 template <class T>
 void copy_backup(const T* src, index_t n, T* dst, bool stream) {
-#if defined(__SSE2__) || defined(_M_X64)
+#ifdef FASTMLP_SSE2
     if (!stream) {
         std::copy(src, src + n, dst);
         return;
@@ -133,7 +133,7 @@ bool Optimizer<T>::step(T* backup) {
             for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp.state_offset + lo;
             bad_here |= !optim_update(spec, step_count, sp.data + lo, sp.grad + lo, shifted, hi - lo);
         }
-#if defined(__SSE2__) || defined(_M_X64)
+#ifdef FASTMLP_SSE2
         if (backup && stream) _mm_sfence();  // streamed stores visible before the region ends
 #endif
         bad.fetch_or(bad_here, std::memory_order_relaxed);

@@ -4,10 +4,8 @@
 #pragma once
 #include "fastmlp/common.h"
 
-// SSE2 is part of baseline x86-64 (MSVC says so with _M_X64, not __SSE2__);
-// other targets take the scalar loops.
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-#define FASTMLP_PACK_SSE2 1
+// Targets without SSE2 (common.h) take the scalar loops.
+#ifdef FASTMLP_SSE2
 #include <emmintrin.h>
 #endif
 
@@ -24,7 +22,7 @@ void transpose_lines(const T* src, index_t ls, index_t len, T* dst) {
         for (index_t k = 0; k < len; ++k) dst[k * W + l] = src[l * ls + k];
 }
 
-#ifdef FASTMLP_PACK_SSE2
+#ifdef FASTMLP_SSE2
 template <int W>
 void transpose_lines(const float* src, index_t ls, index_t len, float* dst) {
     index_t k = 0;
