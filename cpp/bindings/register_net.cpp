@@ -6,9 +6,9 @@
 #include <pybind11/typing.h>
 
 #include <algorithm>
-#include <memory>
 #include <variant>
 
+#include "fastmlp/buffer.h"
 #include "fastmlp/fit.h"
 #include "fastmlp/lbfgs.h"
 #include "fastmlp/net.h"
@@ -48,22 +48,13 @@ constexpr index_t kStackScratch = 2048;
 constexpr std::size_t kKeptScratchBytes = std::size_t(64) << 20;
 
 // Uninitialised room for n values of T: the calling thread's kept buffer, or
-// one of its own in `owned` when n passes kKeptScratchBytes.
+// `owned` (the call's own) when n passes kKeptScratchBytes.
 template <class T>
-T* predict_scratch(std::size_t n, std::unique_ptr<T[]>& owned) {
-    if (n * sizeof(T) > kKeptScratchBytes) {
-        owned.reset(new T[n]);
-        return owned.get();
-    }
-    thread_local std::unique_ptr<T[]> kept;
-    thread_local std::size_t kept_n = 0;
-    if (n > kept_n) {
-        kept.reset();  // the old one first: both at once could pass the limit twice
-        kept_n = 0;
-        kept.reset(new T[n]);
-        kept_n = n;
-    }
-    return kept.get();
+T* predict_scratch(std::size_t n, AlignedBuffer& owned) {
+    const std::size_t bytes = n * sizeof(T);
+    if (bytes > kKeptScratchBytes) return static_cast<T*>(owned.reserve(bytes));
+    thread_local AlignedBuffer kept;
+    return static_cast<T*>(kept.reserve(bytes));
 }
 // Work (in multiply-adds) above which a call releases the GIL.
 constexpr index_t kReleaseGilWork = 1 << 14;
@@ -278,7 +269,7 @@ void bind_net(py::module_& m, const char* name) {
                  auto y = new_matrix<T>(n, s.net.out_features());
                  // No heap scratch for small batches.
                  T small[kStackScratch];
-                 std::unique_ptr<T[]> owned;
+                 AlignedBuffer owned;
                  const index_t need = s.net.predict_scratch(n);
                  T* scratch = need <= kStackScratch ? small : predict_scratch<T>(size_t(need), owned);
                  T* yp = y.mutable_data();

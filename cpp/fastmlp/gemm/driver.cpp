@@ -5,17 +5,12 @@
 #include "fastmlp/gemm/gemm.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
 
+#include "fastmlp/buffer.h"
 #include "fastmlp/gemm/dispatch.h"
 #include "fastmlp/gemm/epilogue_block.h"
 #include "fastmlp/gemm/pack.h"
 #include "fastmlp/parallel.h"
-
-#ifdef _MSC_VER
-#include <malloc.h>
-#endif
 
 namespace fastmlp {
 
@@ -36,52 +31,15 @@ constexpr int kMaxTile = 12 * 32;
 
 index_t round_up(index_t x, index_t u) { return (x + u - 1) / u * u; }
 
-// 64-byte aligned memory; MSVC has no std::aligned_alloc (its free() cannot
-// release over-aligned blocks), so it takes _aligned_malloc/_aligned_free.
-void* alloc_aligned64(std::size_t bytes) {
-#ifdef _MSC_VER
-    return _aligned_malloc(bytes, 64);
-#else
-    return std::aligned_alloc(64, bytes);
-#endif
-}
-
-void free_aligned64(void* p) {
-#ifdef _MSC_VER
-    _aligned_free(p);
-#else
-    std::free(p);
-#endif
-}
-
-// Per-OS-thread packing buffer, grown on demand and reused by later calls, so
-// a training loop allocates nothing per step. Two Python threads are two OS
-// threads, hence never share one.
-class Scratch {
-public:
-    ~Scratch() { free_aligned64(p_); }
-    void* get(std::size_t bytes) {
-        if (bytes > bytes_) {
-            free_aligned64(p_);
-            bytes = (bytes + 63) / 64 * 64;
-            p_ = alloc_aligned64(bytes);
-            bytes_ = p_ ? bytes : 0;
-            if (!p_) throw std::bad_alloc();
-        }
-        return p_;
-    }
-
-private:
-    void* p_ = nullptr;
-    std::size_t bytes_ = 0;
-};
-
+// Per-OS-thread packing buffers, reused by later calls, so a training loop
+// allocates nothing per step. Two Python threads are two OS threads, hence
+// never share one.
 enum Slot { kSlotA = 0, kSlotB = 1 };
 
 template <class T>
 T* scratch(Slot slot, index_t count) {
-    thread_local Scratch buffers[2];
-    return static_cast<T*>(buffers[slot].get(std::size_t(count) * sizeof(T)));
+    thread_local AlignedBuffer buffers[2];
+    return static_cast<T*>(buffers[slot].reserve(std::size_t(count) * sizeof(T)));
 }
 
 template <class T>

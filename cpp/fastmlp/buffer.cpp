@@ -1,0 +1,51 @@
+#include "fastmlp/buffer.h"
+
+#include <cstdlib>
+#include <new>
+
+#ifdef _MSC_VER
+#include <malloc.h>
+#endif
+
+namespace fastmlp {
+
+namespace {
+
+// MSVC has no std::aligned_alloc (its free() cannot release over-aligned
+// blocks), so it takes _aligned_malloc/_aligned_free.
+void* alloc_aligned64(std::size_t bytes) {
+#ifdef _MSC_VER
+    return _aligned_malloc(bytes, 64);
+#else
+    return std::aligned_alloc(64, bytes);
+#endif
+}
+
+void free_aligned64(void* p) {
+#ifdef _MSC_VER
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+}
+
+}  // namespace
+
+void* AlignedBuffer::reserve(std::size_t bytes) {
+    if (bytes > bytes_ || !p_) {
+        release();
+        bytes = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
+        p_ = alloc_aligned64(bytes == 0 ? 64 : bytes);
+        if (!p_) throw std::bad_alloc();
+        bytes_ = bytes;
+    }
+    return p_;
+}
+
+void AlignedBuffer::release() {
+    free_aligned64(p_);
+    p_ = nullptr;
+    bytes_ = 0;
+}
+
+}  // namespace fastmlp
