@@ -74,6 +74,26 @@ def test_gemm_matches_numpy_for_awkward_shapes(isa, dtype, layout):
         assert np.all(np.abs(c - want) <= tol * scale), (isa, m, k, n)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_of_a_few_columns_stored_by_columns_matches_numpy(isa, dtype):
+    """A by rows and B by columns, with at most a few columns (a small batch's input
+    gradient g W^T, which the driver turns into W g^T): the columns' dot products."""
+    rng = np.random.default_rng(11)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    gemm = getattr(_core, "gemm_f32" if dtype == np.float32 else "gemm_f64")
+    for m in (1, 7, 9, 64, 200):
+        for k in (1, 3, 17, 40, 300):
+            for n in range(1, 11):
+                a = rng.standard_normal((m, k)).astype(dtype)
+                b = np.asfortranarray(rng.standard_normal((k, n)).astype(dtype))
+                for accumulate in (False, True):
+                    c = np.full((m, n), 0.5, dtype)
+                    gemm(a, b, c, accumulate)
+                    want = (0.5 if accumulate else 0.0) + a.astype(np.float64) @ b
+                    scale = np.abs(a).astype(np.float64) @ np.abs(b) + 1
+                    assert np.all(np.abs(c - want) <= tol * scale), (isa, m, k, n, accumulate)
+
+
 def test_training_agrees_across_isas(isa):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((70, 9))

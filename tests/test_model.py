@@ -49,6 +49,19 @@ def test_forward_backward_awkward_widths(rng, dtype, s):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_small_batches_through_wide_layers(rng, dtype, act):
+    """Batches of up to 9 rows through layers wider than a register tile: the input
+    gradients g W^T run as dot products with each row of g, the activation's derivative
+    applied after."""
+    net = mlp([40, 70, 33, 3], act=act, dtype=dtype, seed=4)
+    for n in range(1, 10):
+        x = rng.standard_normal((n, 40)).astype(dtype)
+        g = rng.standard_normal((n, 3)).astype(dtype)
+        _check_against_ref(net, x, g, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_of_one(rng, dtype):
     net = mlp([7, 33, 1], act="relu", dtype=dtype, seed=0)
     x = rng.standard_normal((1, 7)).astype(dtype)

@@ -26,6 +26,16 @@ constexpr index_t kDirectFewRows = 96;
 constexpr index_t kDirectMaxBFewRows = 64 * 1024;
 // Bytes of A the direct path may keep in L1 (32 KiB on current x86 cores).
 constexpr index_t kL1Bytes = 16 * 1024;
+// B's columns as dot products with A's rows, when both are contiguous and B
+// has few columns (4 N <= nr: at most half a kernel vector's lanes) of at
+// least kDotMinKPerCol values per column. There the other kernels' vectors
+// would run along those few columns, mostly empty, after B was packed: a small
+// batch's input gradient g W^T, which gemm turns into W g^T. With less K per
+// column, each dot's horizontal sum costs more than the empty lanes.
+// Measured on Zen 4, f32, 128 x N x 128, dots / old: avx512 N 8 1.4x, N 4 3.1x,
+// N 2 5.8x; avx2 N 4 1.7x, N 2 3.1x, but N 8 (a full avx2 vector) 0.6x;
+// 128 x 8 x 16: 0.6-0.7x.
+constexpr index_t kDotMinKPerCol = 8;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
 constexpr int kMaxTile = 12 * 32;
 
@@ -239,7 +249,9 @@ void run_row(const Problem<T>& P, int nt) {
     });
 }
 
-// N = 1 with contiguous rows of A and a contiguous B column: dot products.
+// A few columns with contiguous rows of A and contiguous columns of B: dot
+// products, column by column over row chunks of A (kept in cache across the
+// columns).
 template <class T>
 void run_dot(const Problem<T>& P, int nt) {
     constexpr index_t chunk = 64;  // rows per epilogue call, still in L1
@@ -247,10 +259,12 @@ void run_dot(const Problem<T>& P, int nt) {
         const index_t i1 = split_point(P.M, chunk, nt, t + 1);
         for (index_t i = split_point(P.M, chunk, nt, t); i < i1; i += chunk) {
             const index_t m = std::min(chunk, i1 - i);
-            const TileEpilogue<T> t = P.tep ? shifted(*P.tep, i, 0) : TileEpilogue<T>{};
-            P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, P.B.p, &P.C(i, 0), P.C.rs, P.accumulate,
-                     P.tep ? &t : nullptr);
-            if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, 1);
+            for (index_t j = 0; j < P.N; ++j) {
+                const TileEpilogue<T> t = P.tep ? shifted(*P.tep, i, j) : TileEpilogue<T>{};
+                P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, &P.B(0, j), &P.C(i, j), P.C.rs,
+                         P.accumulate, P.tep ? &t : nullptr);
+            }
+            if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
         }
     });
 }
@@ -313,8 +327,9 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
         const double bytes = double(sizeof(T)) * (double(M) * double(K) + double(K) * double(N) +
                                                   double(M) * double(N));
         const int nt = threads_for(2.0 * double(M) * double(N) * double(K), bytes);
-        if (N == 1 && A.cs == 1 && B.rs == 1) {
-            fuse();
+        if ((N == 1 || (4 * N <= uk.nr && K >= kDotMinKPerCol * N)) && A.cs == 1 &&
+            B.rs == 1) {
+            if (N == 1) fuse();  // the kernel's epilogue is a column's
             run_dot(P, nt);
         } else if (4 * N <= uk.nr && A.rs == 1 && M > N) {
             // Few columns and A stored by columns: C^T = B^T A^T keeps the kernel's
