@@ -31,10 +31,10 @@ constexpr index_t kL1Bytes = 16 * 1024;
 // least kDotMinKPerCol values per column. There the other kernels' vectors
 // would run along those few columns, mostly empty, after B was packed: a small
 // batch's input gradient g W^T, which gemm turns into W g^T. With less K per
-// column, each dot's horizontal sum costs more than the empty lanes.
-// Measured on Zen 4, f32, 128 x N x 128, dots / old: avx512 N 8 1.4x, N 4 3.1x,
-// N 2 5.8x; avx2 N 4 1.7x, N 2 3.1x, but N 8 (a full avx2 vector) 0.6x;
-// 128 x 8 x 16: 0.6-0.7x.
+// column, the dots' horizontal sums cost more than the empty lanes. Measured
+// on Zen 4, f32, M x N x K, dots / before: avx512 128x8x128 1.8x, 256x8x256
+// 2.0x, 256x4x256 3.8x, 256x2x256 5.9x; avx2 256x4x256 1.9x, 256x2x256 3.2x;
+// with less K, avx512 128x8x32 0.94-1.04x, 128x8x16 0.7x.
 constexpr index_t kDotMinKPerCol = 8;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
 constexpr int kMaxTile = 12 * 32;
@@ -250,8 +250,7 @@ void run_row(const Problem<T>& P, int nt) {
 }
 
 // A few columns with contiguous rows of A and contiguous columns of B: dot
-// products, column by column over row chunks of A (kept in cache across the
-// columns).
+// products over row chunks of A.
 template <class T>
 void run_dot(const Problem<T>& P, int nt) {
     constexpr index_t chunk = 64;  // rows per epilogue call, still in L1
@@ -259,10 +258,13 @@ void run_dot(const Problem<T>& P, int nt) {
         const index_t i1 = split_point(P.M, chunk, nt, t + 1);
         for (index_t i = split_point(P.M, chunk, nt, t); i < i1; i += chunk) {
             const index_t m = std::min(chunk, i1 - i);
-            for (index_t j = 0; j < P.N; ++j) {
-                const TileEpilogue<T> t = P.tep ? shifted(*P.tep, i, j) : TileEpilogue<T>{};
-                P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, &P.B(0, j), &P.C(i, j), P.C.rs,
-                         P.accumulate, P.tep ? &t : nullptr);
+            if (P.N == 1) {
+                const TileEpilogue<T> t = P.tep ? shifted(*P.tep, i, 0) : TileEpilogue<T>{};
+                P.uk.dot(m, P.K, &P.A(i, 0), P.A.rs, P.B.p, &P.C(i, 0), P.C.rs, P.accumulate,
+                         P.tep ? &t : nullptr);
+            } else {
+                P.uk.dots(m, P.N, P.K, &P.A(i, 0), P.A.rs, P.B.p, P.B.cs, &P.C(i, 0), P.C.rs,
+                          P.C.cs, P.accumulate);
             }
             if (P.ep) epilogue_block(*P.ep, P.C, i, i + m, 0, P.N);
         }

@@ -77,6 +77,13 @@ struct GemmUkernel {
     // vectorised along k.
     void (*dot)(std::int64_t m, std::int64_t kc, const T* a, std::int64_t rs_a, const T* x, T* y,
                 std::int64_t rs_y, bool accumulate, const TileEpilogue<T>* ep);
+    // C(i, j) (+)= sum_k a[i * rs_a + k] * x[j * rs_x + k] for i < m, j < n, with
+    // C(i, j) = c[i * rs_c + j * cs_c]: the dot products of A's rows with those of
+    // X (a B of contiguous columns, X its transpose), vectorised along k, each
+    // vector loaded once for several of them.
+    void (*dots)(std::int64_t m, std::int64_t n, std::int64_t kc, const T* a, std::int64_t rs_a,
+                 const T* x, std::int64_t rs_x, T* c, std::int64_t rs_c, std::int64_t cs_c,
+                 bool accumulate);
     // y[j] = sum_k a[k * cs_a] * b[k * rs_b + j] for j < n, each y[j] summed over k
     // in order from zero as `strided` sums it (no C, no epilogue): one row of A
     // times B, read along B's rows.

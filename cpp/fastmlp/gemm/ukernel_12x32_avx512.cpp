@@ -138,10 +138,10 @@ struct F64 {
 const GemmKernels kTable = {
     "avx512",
     {MR, 32, 96, 1024, 2048, 4 * F32::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F32, MR, 2>,
-     ukernel_strided<F32, MR, ACC>, dot<F32>, row_times<F32>,
+     ukernel_strided<F32, MR, ACC>, dot<F32>, dots<F32>, row_times<F32>,
      relu_mlp<F32, ACC>, 4 * F32::L},
     {MR, 16, 48, 1024, 2048, 4 * F64::L, kNeverNarrow, kNeverNarrow, ukernel_packed<F64, MR, 2>,
-     ukernel_strided<F64, MR, ACC>, dot<F64>, row_times<F64>,
+     ukernel_strided<F64, MR, ACC>, dot<F64>, dots<F64>, row_times<F64>,
      relu_mlp<F64, ACC>, 4 * F64::L},
 };
 

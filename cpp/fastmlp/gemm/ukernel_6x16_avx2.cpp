@@ -112,10 +112,10 @@ struct F64 {
 const GemmKernels kTable = {
     "avx2",
     {MR, 16, 144, 256, 4080, 4 * F32::L, kNarrowMinM, kNarrowMinK, ukernel_packed<F32, MR, 2>,
-     ukernel_strided<F32, MR, ACC>, dot<F32>, row_times<F32>,
+     ukernel_strided<F32, MR, ACC>, dot<F32>, dots<F32>, row_times<F32>,
      relu_mlp<F32, ACC>, 4 * F32::L},
     {MR, 8, 72, 256, 4080, 4 * F64::L, kNarrowMinM, kNarrowMinK, ukernel_packed<F64, MR, 2>,
-     ukernel_strided<F64, MR, ACC>, dot<F64>, row_times<F64>,
+     ukernel_strided<F64, MR, ACC>, dot<F64>, dots<F64>, row_times<F64>,
      relu_mlp<F64, ACC>, 4 * F64::L},
 };
 

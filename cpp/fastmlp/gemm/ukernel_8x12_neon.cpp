@@ -108,10 +108,10 @@ struct F64 {
 const GemmKernels kTable = {
     "neon",
     {MR, NV * F32::L, 128, 256, 3072, 4 * F32::L, kNeverNarrow, kNeverNarrow,
-     ukernel_packed<F32, MR, NV, true>, ukernel_strided<F32, MR, ACC>, dot<F32>, row_times<F32>,
+     ukernel_packed<F32, MR, NV, true>, ukernel_strided<F32, MR, ACC>, dot<F32>, dots<F32>, row_times<F32>,
      relu_mlp<F32, ACC>, 4 * F32::L},
     {MR, NV * F64::L, 64, 256, 1536, 4 * F64::L, kNeverNarrow, kNeverNarrow,
-     ukernel_packed<F64, MR, NV, true>, ukernel_strided<F64, MR, ACC>, dot<F64>, row_times<F64>,
+     ukernel_packed<F64, MR, NV, true>, ukernel_strided<F64, MR, ACC>, dot<F64>, dots<F64>, row_times<F64>,
      relu_mlp<F64, ACC>, 4 * F64::L},
 };
 

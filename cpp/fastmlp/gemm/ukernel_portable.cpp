@@ -81,6 +81,18 @@ void dot(i64 m, i64 kc, const T* a, i64 rs_a, const T* x, T* y, i64 rs_y, bool a
     }
 }
 
+template <class T>
+void dots(i64 m, i64 n, i64 kc, const T* a, i64 rs_a, const T* x, i64 rs_x, T* c, i64 rs_c,
+          i64 cs_c, bool accumulate) {
+    for (i64 i = 0; i < m; ++i)
+        for (i64 j = 0; j < n; ++j) {
+            T s = T(0);
+            for (i64 k = 0; k < kc; ++k) s += a[i * rs_a + k] * x[j * rs_x + k];
+            T& cij = c[i * rs_c + j * cs_c];
+            cij = accumulate ? cij + s : s;
+        }
+}
+
 // Each y[j] summed as ukernel_strided sums acc[i][j]: the same bits.
 template <class T>
 void row_times(i64 n, i64 kc, const T* a, i64 cs_a, const T* b, i64 rs_b, T* y) {
@@ -137,10 +149,10 @@ void relu_mlp(ReluMlpPass<T>& p) {
 const GemmKernels kTable = {
     "portable",
     {4, 8, 128, 256, 4096, 8, kNeverNarrow, kNeverNarrow, ukernel_packed<float, 4, 8>,
-     ukernel_strided<float, 4, 8>, dot<float>, row_times<float>,
+     ukernel_strided<float, 4, 8>, dot<float>, dots<float>, row_times<float>,
      relu_mlp<float>, kReluMlpMaxH},
     {4, 4, 64, 256, 4096, 4, kNeverNarrow, kNeverNarrow, ukernel_packed<double, 4, 4>,
-     ukernel_strided<double, 4, 4>, dot<double>, row_times<double>,
+     ukernel_strided<double, 4, 4>, dot<double>, dots<double>, row_times<double>,
      relu_mlp<double>, kReluMlpMaxH},
 };
 

@@ -409,6 +409,75 @@ void dot(i64 m, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x
     for (; i < m; ++i) dot_rows<S, 1>(i, kc, a, rs_a, x, y, rs_y, accumulate, ep);
 }
 
+// R rows of A dotted with NC rows of X: one accumulator per pair, so each
+// vector of A and of X is loaded once per k step; then the horizontal sums.
+template <class S, int R, int NC>
+void dots_block(i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x, i64 rs_x,
+                typename S::T* c, i64 rs_c, i64 cs_c, bool accumulate) {
+    using V = typename S::V;
+    using T = typename S::T;
+    constexpr int L = S::L, G = S::kDotRows;
+    V s[R * NC];
+    FASTMLP_UNROLL(32)
+    for (int q = 0; q < R * NC; ++q) s[q] = S::zero();
+    auto step = [&](auto load) {
+        V xv[NC];
+        FASTMLP_UNROLL(8)
+        for (int j = 0; j < NC; ++j) xv[j] = load(x + j * rs_x);
+        FASTMLP_UNROLL(8)
+        for (int r = 0; r < R; ++r) {
+            const V av = load(a + r * rs_a);
+            FASTMLP_UNROLL(8)
+            for (int j = 0; j < NC; ++j) s[r * NC + j] = S::fma(av, xv[j], s[r * NC + j]);
+        }
+    };
+    i64 k = 0;
+    for (; k + L <= kc; k += L) step([&](const T* p) { return S::load(p + k); });
+    if (k < kc) {
+        const typename S::Mask m = S::mask(kc - k);
+        step([&](const T* p) { return S::mload(p + k, m); });
+    }
+    T v[R * NC];
+    int q = 0;
+    for (; q + G <= R * NC; q += G) hsum_rows<S, G>(s + q, v + q);
+    for (; q < R * NC; ++q) v[q] = S::hsum(s[q]);
+    FASTMLP_UNROLL(8)
+    for (int r = 0; r < R; ++r)
+        FASTMLP_UNROLL(8)
+        for (int j = 0; j < NC; ++j) {
+            T& cij = c[r * rs_c + j * cs_c];
+            cij = accumulate ? cij + v[r * NC + j] : v[r * NC + j];
+        }
+}
+
+template <class S, int R>
+void dots_rows(int nc, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x,
+               i64 rs_x, typename S::T* c, i64 rs_c, i64 cs_c, bool accumulate) {
+    switch (nc) {
+        case 4: return dots_block<S, R, 4>(kc, a, rs_a, x, rs_x, c, rs_c, cs_c, accumulate);
+        case 3: return dots_block<S, R, 3>(kc, a, rs_a, x, rs_x, c, rs_c, cs_c, accumulate);
+        case 2: return dots_block<S, R, 2>(kc, a, rs_a, x, rs_x, c, rs_c, cs_c, accumulate);
+        default: return dots_block<S, R, 1>(kc, a, rs_a, x, rs_x, c, rs_c, cs_c, accumulate);
+    }
+}
+
+// Blocks of kDotRows / 2 rows x 4 columns (2 kDotRows accumulators: the
+// horizontal sums go kDotRows at a time), rows left over one at a time.
+template <class S>
+void dots(i64 m, i64 n, i64 kc, const typename S::T* a, i64 rs_a, const typename S::T* x,
+          i64 rs_x, typename S::T* c, i64 rs_c, i64 cs_c, bool accumulate) {
+    constexpr int R = S::kDotRows / 2;
+    i64 i = 0;
+    for (; i + R <= m; i += R)
+        for (i64 j = 0; j < n; j += 4)
+            dots_rows<S, R>(int(n - j < 4 ? n - j : 4), kc, a + i * rs_a, rs_a, x + j * rs_x,
+                            rs_x, c + i * rs_c + j * cs_c, rs_c, cs_c, accumulate);
+    for (; i < m; ++i)
+        for (i64 j = 0; j < n; j += 4)
+            dots_rows<S, 1>(int(n - j < 4 ? n - j : 4), kc, a + i * rs_a, rs_a, x + j * rs_x,
+                            rs_x, c + i * rs_c + j * cs_c, rs_c, cs_c, accumulate);
+}
+
 }  // namespace
 }  // namespace fastmlp
 
