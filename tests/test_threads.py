@@ -226,13 +226,14 @@ def test_threads_work_in_a_forked_child(restore_threads):
 
 
 # The bench's size range (issue 10, goal 5): the seed net and a small grid net, whose
-# products are far too small to split, the tabular net, a mid-size grid net, and the
+# products are far too small to split, the tabular net, a mid-size grid net, the
 # medium MLP, whose every product splits (hence until_threaded there: the split path must
-# really run). Minibatches of 2/5 of the rows leave a partial last batch, so one fit
+# really run), and 1024-wide layers at batch 8, whose input gradients split as dot
+# products. Minibatches of 2/5 of the rows leave a partial last batch, so one fit
 # mixes shapes and with them split decisions.
 SIZE_RANGE = [((3, 32, 1), 200, False), ((32, 32, 32, 10), 32, False),
               ((20, 128, 128, 1), 64, False), ((128, 128, 128, 10), 256, False),
-              ((784, 512, 512, 10), 256, True)]
+              ((784, 512, 512, 10), 256, True), ((64, 1024, 1024, 10), 8, True)]
 
 
 @pytest.mark.parametrize("sizes,batch,splits", SIZE_RANGE,
