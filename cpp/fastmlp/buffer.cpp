@@ -9,16 +9,17 @@
 
 namespace fastmlp {
 
-namespace {
-
 // MSVC has no std::aligned_alloc (its free() cannot release over-aligned
 // blocks), so it takes _aligned_malloc/_aligned_free.
 void* alloc_aligned64(std::size_t bytes) {
+    bytes = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of 64
 #ifdef _MSC_VER
-    return _aligned_malloc(bytes, 64);
+    void* p = _aligned_malloc(bytes, 64);
 #else
-    return std::aligned_alloc(64, bytes);
+    void* p = std::aligned_alloc(64, bytes);
 #endif
+    if (!p) throw std::bad_alloc();
+    return p;
 }
 
 void free_aligned64(void* p) {
@@ -29,14 +30,10 @@ void free_aligned64(void* p) {
 #endif
 }
 
-}  // namespace
-
 void* AlignedBuffer::reserve(std::size_t bytes) {
     if (bytes > bytes_ || !p_) {
         release();
-        bytes = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
-        p_ = alloc_aligned64(bytes == 0 ? 64 : bytes);
-        if (!p_) throw std::bad_alloc();
+        p_ = alloc_aligned64(bytes);
         bytes_ = bytes;
     }
     return p_;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "fastmlp/buffer.h"
 #include "fastmlp/common.h"
 #include "fastmlp/linear.h"
 #include "fastmlp/loss.h"
@@ -156,8 +157,10 @@ private:
     T* params_;
     T* grads_;
     index_t n_params_;
-    std::vector<T> ws_;
-    std::vector<T> backup_;  // weights before the last optimizer step
+    // Aligned as the flat buffers are (python/fastmlp/params.py): the products read
+    // rows of ws_, the update streams through backup_.
+    AlignedVector<T> ws_;
+    AlignedVector<T> backup_;  // weights before the last optimizer step
     std::vector<T> relu_mlp_out_;  // the fused pass's outputs
     index_t cap_ = 0, n_ = 0;
     Input<T> x_;

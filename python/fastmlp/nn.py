@@ -13,7 +13,7 @@ from . import _checks, _core, _distributed, functional as F, init, training
 from ._checks import FloatArray, XLike
 from .losses import NAMED_SPECS, LossLike, resolve_loss
 from .optim import Adam, Optimizer
-from .params import Parameter
+from .params import Parameter, zeros_aligned
 
 if TYPE_CHECKING:
     from mpi4py import MPI
@@ -625,10 +625,10 @@ class Sequential(Module):
         specs = [l._spec() for l in layers]
         layout = _core.param_layout(specs)  # from the core, which also checks the specs
         total = _core.param_count(specs)
-        self._flat = np.zeros(total, self.dtype)
+        self._flat = zeros_aligned(total, self.dtype)
         # The gradients, then the extras that a data-parallel step sums with them in one
         # collective (fastmlp._distributed).
-        self._grad_buffer = np.zeros(total + _core.SYNC_SLOTS, self.dtype)
+        self._grad_buffer = zeros_aligned(total + _core.SYNC_SLOTS, self.dtype)
         self._flat_grad = self._grad_buffer[:total]
         for info in layout:
             p = dict(self._layers[info.layer].named_parameters())[info.name]

@@ -1,10 +1,37 @@
 """Parameter: a named weight whose storage the native code reads and writes in place."""
 from __future__ import annotations
 
+import numpy as np
 import numpy.typing as npt
 
 from . import _checks
 from ._checks import FloatArray, FloatDType
+
+# Flat buffers start on a cache line: numpy gives 16 bytes, and with every vector
+# of an update split across two lines the Adam loop over 2.1M float32 values ran
+# 10-14% slower (Zen 4, AVX-512).
+_LINE = 64
+
+
+def zeros_aligned(n: int, dtype: FloatDType) -> FloatArray:
+    """Zeros whose first value starts a 64-byte cache line (a flat buffer's storage).
+
+    Parameters
+    ----------
+    n : int
+        How many values.
+    dtype : numpy dtype
+        Their dtype (float32 or float64).
+
+    Returns
+    -------
+    ndarray
+        A 1-d view of n zeros into a slightly larger array.
+    """
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(n + _LINE // item, dtype)
+    skip = (-raw.ctypes.data % _LINE) // item
+    return raw[skip:skip + n]
 
 
 class Parameter:

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from .. import _checks, _core
 from .._checks import FloatArray
-from ..params import Parameter
+from ..params import Parameter, zeros_aligned
 
 # The core optimizer of an Optimizer's dtype.
 NativeOptimizer = Union[_core.Optimizer_f32, _core.Optimizer_f64]
@@ -88,7 +88,7 @@ class Optimizer:
         self.dtype = params[0].dtype
         self._spec = spec  # its settings, for config(); lr lives in the native optimizer
         total = sum(p.data.size for p in params)
-        self.state = [np.zeros(total, self.dtype) for _ in range(spec.state_count())]
+        self.state = [zeros_aligned(total, self.dtype) for _ in range(spec.state_count())]
         cls = _core.Optimizer_f32 if self.dtype == np.float32 else _core.Optimizer_f64
         self._impl = cls(spec, _spans(params), self.state)
 
