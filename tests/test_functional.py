@@ -45,6 +45,19 @@ def test_linear_backward(rng, dtype, s):
             assert_close(got, ref, dtype, scale=np.sqrt(depth) + 1, err_msg=f"{name} {(n, k, m)}")
 
 
+@pytest.mark.parametrize("dtype,k,m", [(np.float32, 2049, 2051), (np.float64, 1449, 1451)])
+def test_outer_products_past_the_caches(rng, dtype, k, m):
+    # Products of one k step writing 16 MiB or more are stored past the caches
+    # (the driver's kOuterStreamBytes): every row, its unaligned head and its tail
+    # still hold the exact products, forward (k x 1 @ 1 x m) and as a batch-1 dw.
+    x, w = _data(rng, dtype, k, 1), _data(rng, dtype, 1, m)
+    np.testing.assert_array_equal(F.linear(x, w), x * w)
+    x1, g1 = _data(rng, dtype, 1, k), _data(rng, dtype, 1, m)
+    _, gw, gb = F.linear_backward(x1, _data(rng, dtype, k, m), g1)
+    np.testing.assert_array_equal(gw, x1.T * g1)
+    np.testing.assert_array_equal(gb, g1[0])
+
+
 def _layouts(a):
     """The same values as `a` in other memory layouts."""
     big = np.zeros((a.shape[0] * 2, a.shape[1] * 2), a.dtype)
