@@ -346,3 +346,16 @@ def test_flat_buffers_start_on_a_cache_line(dtype, width):
             (f"state {i}", s) for i, s in enumerate(opt.state)]:
         assert a.ctypes.data % 64 == 0, name
     assert opt.state[0].size == sum(p.data.size for p in net.parameters())
+
+
+def test_a_subclass_keeps_its_own_predict(rng):
+    # Sequential binds the native predict to each model, but not over an override.
+    class Doubled(fm.Sequential):
+        def predict(self, x):
+            return 2 * super().predict(x)
+
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    plain = fm.Sequential(fm.Linear(4, 2), seed=1)
+    doubled = Doubled(fm.Linear(4, 2), seed=1)
+    np.testing.assert_array_equal(doubled.predict(x), 2 * plain.predict(x))
+    np.testing.assert_array_equal(plain.predict(x), fm.Sequential.predict(plain, x))

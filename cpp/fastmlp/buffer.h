@@ -28,7 +28,6 @@ template <class T>
 using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
 // Uninitialised aligned memory that grows on demand and frees itself.
-
 class AlignedBuffer {
 public:
     AlignedBuffer() = default;

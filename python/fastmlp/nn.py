@@ -648,8 +648,10 @@ class Sequential(Module):
             lambda x: training.core_input(_checks.as_input(x, "x", dt, n_in), "x"))
         self.out_features = linears[-1].out_features  # activations keep the width
         # net.predict is the native method itself: the Python frame of the documented one
-        # below was 70 of a one-sample call's 380 ns (Zen 5).
-        self.predict = self._impl.predict  # type: ignore[method-assign]
+        # below was 70 of a one-sample call's 380 ns (Zen 5). Not where a subclass
+        # overrides predict.
+        if type(self).predict is Sequential.predict:
+            self.predict = self._impl.predict  # type: ignore[method-assign]
         # Dropout masks come from the core's PRNG: seeded like the weights, else fresh.
         self._impl.dropout_seed = _checks.core_seed(seed)
         self._default_opt: Optimizer | None = None
