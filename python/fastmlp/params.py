@@ -9,7 +9,7 @@ from ._checks import FloatArray, FloatDType
 
 # Flat buffers start on a cache line: numpy gives 16 bytes, and with every vector
 # of an update split across two lines the Adam loop over 2.1M float32 values ran
-# 10-14% slower (Zen 4, AVX-512).
+# 10-14% slower (Zen 5, AVX-512).
 _LINE = 64
 
 
