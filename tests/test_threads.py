@@ -267,6 +267,30 @@ def test_every_bench_size_identical_for_one_and_two_threads(sizes, batch, splits
         _assert_identical(one, two)
 
 
+def test_a_product_of_few_columns_splits_as_a_whole_tile_would(restore_threads):
+    """504 x 500 @ 500 x 10 (5 MFLOP, just under 1 MiB of operands) is too small to split
+    by its FLOPs, but its 10 columns take nearly the time of a whole tile of the AVX2 and
+    AVX-512 kernels (16 and 32 columns): there it splits over rows, with one thread's
+    bits. (The portable and NEON tiles, 8 and 12 columns, leave it on one thread.)"""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((504, 500)).astype(np.float32)
+    w = rng.standard_normal((500, 10)).astype(np.float32)
+
+    def run():
+        return fm.functional.linear(x, w)
+
+    fm.set_num_threads(1)
+    one = single_threaded(run)
+    fm.set_num_threads(2)
+    wide_tiles = fm.build_info()["isa"] in ("avx2", "avx512")
+    # A 20 us product may end before a worker that just woke up claims its part.
+    for two in until_threaded(run, attempts=500) if wide_tiles else [single_threaded(run)]:
+        np.testing.assert_array_equal(two, one)
+    # NumPy last: its BLAS threads spin for a while after a product, on the core
+    # the worker needs.
+    np.testing.assert_allclose(one, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("subset", [False, True], ids=["all", "last_layers"])
 def test_a_split_update_that_overflows_restores_the_weights_of_before_the_step(
         subset, restore_threads):
