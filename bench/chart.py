@@ -82,7 +82,7 @@ def grid_chart(configs, path):
                "fastmlp time\n(J JAX fori_loop, T PyTorch, N NumPy)")
               for cfg in configs]
     panels += [(cfg, "threads", f"fastmlp 1-thread time / {cfg['threads']}-thread time\n"
-                "(same rounds; below 1: slower with more threads)")
+                "(paired chunks; below 1: slower with more threads)")
                for cfg in configs if cfg["threads"] > 1]
     data = [(_grid_values(cfg, check), title) for cfg, check, title in panels]
     logs = [abs(math.log2(v[0])) for (_, _, m), _ in data for row in m for v in row if v]

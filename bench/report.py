@@ -1,5 +1,5 @@
 """Plain-text tables of worker results."""
-from targets import (FIT, FIT_1T, JAX_LOOP, PEER_MARK, best_peer, median, peak_gflops,
+from targets import (FIT, JAX_LOOP, PEER_MARK, best_peer, median, peak_gflops,
                      ratio, targets_for_row)
 from timing import BUSY_CORES
 from workloads import (ACCURACY_EPOCHS, DIGITS_BATCH, DIGITS_N, DIGITS_SIZES,
@@ -223,28 +223,28 @@ def gemm_report(cfg):
 
 
 def _grid_matrix(cells, cell_text):
-    """Nets as rows, batches as columns; cell_text(train rows) -> str."""
+    """Nets as rows, batches as columns; cell_text(cell) -> str."""
     nets, batches = [], sorted({c["batch"] for c in cells})
     for c in cells:
         if c["sizes"] not in nets:
             nets.append(c["sizes"])
     rows = []
     for sizes in nets:
-        by_batch = {c["batch"]: c["train"] for c in cells if c["sizes"] == sizes}
+        by_batch = {c["batch"]: c for c in cells if c["sizes"] == sizes}
         rows.append(["-".join(map(str, sizes))]
                     + [cell_text(by_batch[b]) if b in by_batch else "" for b in batches])
     return table(["net \\ batch"] + [str(b) for b in batches], rows)
 
 
-def _best_peer(train):
-    best, fm = best_peer(train), median(train, FIT)
+def _best_peer(cell):
+    best, fm = best_peer(cell["train"]), median(cell["train"], FIT)
     if best is None or fm is None:
         return ""
     return f"{best[1] / fm:.2f}{PEER_MARK[best[0]]}"
 
 
-def _fm_time(train):
-    r = train.get(FIT) or {}
+def _fm_time(cell):
+    r = cell["train"].get(FIT) or {}
     return fmt_time(r["median_s"]) if "median_s" in r else r.get("error", "")[:12]
 
 
@@ -256,11 +256,12 @@ def grid_report(cfg):
              "best peer / fastmlp (J = JAX fori_loop, T = PyTorch eager, N = NumPy)\n"
              + _grid_matrix(cells, _best_peer),
              "JAX fori_loop / fastmlp\n" + _grid_matrix(
-                 cells, lambda t: fmt_ratio(ratio(t, FIT, JAX_LOOP)))]
+                 cells, lambda c: fmt_ratio(ratio(c["train"], FIT, JAX_LOOP)))]
     if cfg["threads"] > 1:
-        parts.append(f"fastmlp 1-thread time / {cfg['threads']}-thread time, same process "
-                     "and rounds (below 1: slower with more threads)\n" + _grid_matrix(
-                         cells, lambda t: fmt_ratio(ratio(t, FIT, FIT_1T))))
+        parts.append(f"fastmlp 1-thread time / {cfg['threads']}-thread time, median of "
+                     "paired chunks (below 1: slower with more threads)\n" + _grid_matrix(
+                         cells, lambda c: fmt_ratio(c["threads_pair"]["median"])
+                         if "threads_pair" in c else ""))
     return "\n\n".join(parts)
 
 

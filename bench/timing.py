@@ -114,3 +114,34 @@ def measure(contenders, repeats, target_s, log=None):
         if log:
             log(f"  {c.name:<28} {res['median_s'] * 1e6:12.2f} us/unit  (n={n})")
     return results
+
+
+def paired_ratio(run_a, run_b, pairs, chunk_s):
+    """t_b / t_a from `pairs` pairs of chunks of about chunk_s each, the two of a
+    pair timed back to back (which one first alternates): the median and quartiles
+    of the pairs' ratios. On a shared host the speed drifts over tens of
+    milliseconds (adjacent 10 ms chunks correlate 0.7-0.8), so adjacent chunks
+    see the same machine: for two runs of the same code this gave 0.996-1.001,
+    where the medians of separate 0.1 s repeats differed by up to 8%."""
+    settle()
+    n = calibrate(run_a, chunk_s)
+    run_a(n)
+    run_b(n)
+    ratios = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for p in range(pairs):
+            if p % 2 == 0:
+                t_a = _elapsed(run_a, n)
+                t_b = _elapsed(run_b, n)
+            else:
+                t_b = _elapsed(run_b, n)
+                t_a = _elapsed(run_a, n)
+            ratios.append(t_b / t_a)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    q = statistics.quantiles(ratios, n=4)
+    return {"median": statistics.median(ratios), "q1": q[0], "q3": q[2], "ratios": ratios,
+            "units_per_chunk": n}

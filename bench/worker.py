@@ -14,7 +14,7 @@ import time
 
 # No numpy here: workloads and the peers import it, after limit_threads().
 from sysload import OtherLoad
-from timing import Failed, measure
+from timing import Contender, Failed, measure, paired_ratio
 
 FRAMEWORKS = ["fastmlp", "numpy", "torch", "jax", "sklearn", "onnxruntime"]
 PEERS = {  # workload section -> frameworks that take part, fastmlp first
@@ -29,7 +29,8 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
 # The grid times fastmlp's native loop against each peer's fastest loop only.
 GRID_ROWS = ("fastmlp fit", "NumPy hand-written Adam", "PyTorch eager",
              "JAX fori_loop (one call)")
-GRID_ONE_THREAD = "fastmlp fit, 1 thread"
+# The grid's 1-thread / n-thread ratio of fastmlp: pairs of chunks of this length.
+THREAD_PAIRS, THREAD_PAIR_S = 30, 0.01
 # Inference cells: one predict call per unit, each framework's inference path.
 INFER_ROWS = ("fastmlp net.predict(x)", "PyTorch inference_mode", "JAX jit",
               "ONNX Runtime session")
@@ -198,8 +199,8 @@ def run_gemm(peers, repeats, target_s, quick):
 
 def run_grid(peers, repeats, target_s, quick, threads):
     """One training step per cell of the issue's grid. With several threads,
-    fastmlp also runs at one thread in the same rounds, for the 2T/1T ratio: the
-    same net, optimizer and arrays, so that only the thread count differs (two
+    fastmlp's 1-thread / n-thread ratio comes from paired chunks (paired_ratio)
+    of one net, optimizer and arrays, so that only the thread count differs (two
     nets doing the same work timed 1.2x apart: 256-256-256-10 b1, Zen 4)."""
     import workloads as w
     cells = []
@@ -211,10 +212,17 @@ def run_grid(peers, repeats, target_s, quick, threads):
         flops = w.train_step_flops(sizes, batch)
         cs = [c for c in contenders(peers, "grid", "train", x, y, params, "mse", flops,
                                     w.GRID_LR) if c.name in GRID_ROWS]
-        if threads > 1 and "fastmlp" in peers:
-            cs += [peers["fastmlp"].at_threads(c, 1) for c in cs if c.name == "fastmlp fit"]
-        cells.append({"sizes": list(sizes), "batch": batch, "label": label,
-                      "flops_per_step": flops, "train": measure(cs, repeats, target_s)})
+        cell = {"sizes": list(sizes), "batch": batch, "label": label,
+                "flops_per_step": flops, "train": measure(cs, repeats, target_s)}
+        fit = next((c for c in cs if c.name == "fastmlp fit" and isinstance(c, Contender)),
+                   None)
+        if threads > 1 and fit is not None and "median_s" in cell["train"][fit.name]:
+            one = peers["fastmlp"].at_threads(fit, 1)
+            cell["threads_pair"] = paired_ratio(fit.run, one.run,
+                                                THREAD_PAIRS // 3 if quick else THREAD_PAIRS,
+                                                THREAD_PAIR_S)
+            log(f"  1-thread / {threads}-thread, paired: {cell['threads_pair']['median']:.3f}")
+        cells.append(cell)
     return {"cells": cells, "loss": "mse"}
 
 
