@@ -651,6 +651,72 @@ def test_divergence_raises_floating_point_error_and_keeps_finite_weights(dtype, 
     assert_same_weights(weights(net), weights(ref))
 
 
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+@pytest.mark.parametrize("good_steps", [1, 2, 3])
+def test_fit_update_that_overflows_keeps_the_weights_of_the_step_before(kind, good_steps):
+    """fit alternates the weights between two arrays (no backup per step); after an odd
+    or even number of good steps, the overflowing one leaves those steps' weights in the
+    net's own arrays."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 64)).astype(np.float32)
+    y = (rng.standard_normal((32, 64)) * 1e3).astype(np.float32)
+
+    def new():
+        net = fm.Sequential(fm.Linear(64, 600), fm.ReLU(), fm.Linear(600, 64), seed=0)
+        return net, getattr(fm.optim, kind)(net.parameters(), lr=1e-3)
+
+    net, opt = new()
+
+    def overflow_next(epoch, logs):
+        if epoch == good_steps:
+            opt.lr = 3.4e38  # finite, but the update is not
+        return True
+
+    with pytest.raises(FloatingPointError, match="update made a weight non-finite"):
+        net.fit(x, y, optimizer=opt, epochs=10, shuffle=False, on_epoch=overflow_next)
+    ref, ref_opt = new()
+    for _ in range(good_steps):
+        ref.train_step(x, y, optimizer=ref_opt)
+    assert_same_weights(weights(net), weights(ref))
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+@pytest.mark.parametrize("frozen", [False, True], ids=["all_trained", "first_layer_frozen"])
+def test_fit_callbacks_see_the_current_weights_and_training_goes_on_from_their_changes(
+        batch_size, frozen):
+    """Between epochs the net's arrays hold the weights of the steps so far, and what a
+    callback writes into them is what the next step starts from, after odd and even step
+    counts (1 or 3 steps per epoch); with the first layer frozen the optimizer's spans
+    leave part of the weights out and the updates run in place, from a backup."""
+    x, y = make_data(40, dtype=np.float32)
+
+    def new():
+        net = make_net()
+        return net, fm.optim.Adam(net.parameters()[2:] if frozen else net.parameters(),
+                                  lr=1e-2)
+
+    def edit(net, epoch):
+        bias = net.parameters()[-1].data
+        bias[...] = bias * 0.5 + epoch
+
+    net, opt = new()
+    seen = []
+
+    def on_epoch(epoch, logs):
+        seen.append(weights(net))
+        edit(net, epoch)
+        return True
+
+    net.fit(x, y, optimizer=opt, epochs=5, batch_size=batch_size, shuffle=False,
+            on_epoch=on_epoch)
+    ref, ref_opt = new()
+    for epoch in range(1, 6):
+        train_step_loop(ref, ref_opt, x, y, 1, batch_size)
+        assert_same_weights(seen[epoch - 1], weights(ref))
+        edit(ref, epoch)
+    assert_same_weights(weights(net), weights(ref))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_train_step_divergence_raises_and_keeps_weights_of_before_the_call(dtype):
     rng = np.random.default_rng(1)

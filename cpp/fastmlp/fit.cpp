@@ -181,9 +181,22 @@ std::vector<std::int64_t> SampleOrder::values() const {
 
 template <class T>
 FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Dataset<T>& train,
-              const Dataset<T>* val, const FitOptions& o, const FitHook& hook, FitState* state,
-              const FitSync<T>* sync) {
+              const Dataset<T>* val, const FitOptions& o, const FitHook& fit_hook,
+              FitState* state, const FitSync<T>* sync) {
     using clock = std::chrono::steady_clock;
+    // The updates alternate the weights between two arrays, with no backup copied
+    // per step (fit steps at batch 1 of 256- and 512-wide nets 1.08x and 1.17x
+    // faster on Zen 5), and the net's own array holds them whenever the caller
+    // may look: in the hook and after fit, however it ends.
+    struct Alternating {
+        Net<T>& net;
+        ~Alternating() { net.end_alternating(); }
+    } alternating{net};
+    net.begin_alternating(opt);
+    const auto hook = [&](index_t e, bool report, double l, double p, double v) {
+        net.settle_weights();
+        return fit_hook(e, report, l, p, v);
+    };
     const index_t n = train.n, in = net.in_features(), out = net.out_features();
     const index_t bs = o.batch_size > 0 ? std::min(o.batch_size, n) : n;
     const index_t steps = o.steps > 0 ? o.steps : (n + bs - 1) / bs;

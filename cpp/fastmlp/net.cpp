@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "fastmlp/activation.h"
@@ -67,7 +68,7 @@ index_t param_count(const std::vector<LayerSpec>& layers) {
 
 template <class T>
 Net<T>::Net(const std::vector<LayerSpec>& layers, index_t in_features, T* params, T* grads)
-    : in_(in_features), params_(params), grads_(grads) {
+    : in_(in_features), params_(params), grads_(grads), live_(params) {
     compile(layers);
 }
 
@@ -137,7 +138,7 @@ void Net<T>::check_input(Input<T> x) const {
 
 template <class T>
 void Net<T>::linear_step(const Step& st, Input<T> x, index_t n, T* y, T* pre) const {
-    const T* w = params_ + st.w_off;
+    const T* w = live() + st.w_off;
     const ActSpec* act = st.has_act ? &st.act : nullptr;
     if (x.sparse())
         linear_forward_csr(y, pre, x.csr, w, bias(st), n, st.out, act);
@@ -232,7 +233,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
         T* target = s ? other : dx;
         ActGrad<T> prev{};
         if (st.fuse_prev) prev = act_grad(s - 1);
-        linear_backward(target, grads_ + st.w_off, db, g, input_of(s), params_ + st.w_off, n,
+        linear_backward(target, grads_ + st.w_off, db, g, input_of(s), live() + st.w_off, n,
                         st.in, st.out, accumulate, st.fuse_prev ? &prev : nullptr);
         if (s) std::swap(g, other);
     }
@@ -245,7 +246,7 @@ double Net<T>::weight_penalty(double coef) {
     double sum = 0.0;
     for (const Step& st : plan_) {
         if (st.kind != LayerKind::linear) continue;
-        const T* w = params_ + st.w_off;
+        const T* w = live() + st.w_off;
         T* g = grads_ + st.w_off;
         const T c = T(coef);
         for (index_t i = 0, count = st.in * st.out; i < count; ++i) {
@@ -272,8 +273,8 @@ double Net<T>::relu_mlp_loss_grad(const T* x, const T* y, index_t n, const LossS
     ReluMlpPass<T> p;
     p.n = n, p.d = hidden.in, p.h = hidden.out;
     p.x = x, p.y = y;
-    p.w1 = params_ + hidden.w_off, p.b1 = bias(hidden);
-    p.w2 = params_ + output.w_off, p.b2 = bias(output);
+    p.w1 = live() + hidden.w_off, p.b1 = bias(hidden);
+    p.w2 = live() + output.w_off, p.b2 = bias(output);
     p.scale = T(1.0 / loss_denominator(loss, t, n, 1));  // as loss_forward scales
     p.gw1 = grads_ + hidden.w_off, p.gw2 = grads_ + output.w_off;
     p.gb1 = hidden.b_off >= 0 ? grads_ + hidden.b_off : nullptr;
@@ -332,14 +333,63 @@ void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
         if (c < 1.0) scale(grads_, n_params_, T(c));
     }
     // The update itself checks gradients and new weights; on failure the
-    // pre-step weights come back, since an update can also overflow.
+    // pre-step weights are kept, since an update can also overflow.
+    auto failed = [&] {
+        return NonFiniteError(all_finite(grads_, n_params_)
+                                  ? "update made a weight non-finite (learning rate too large?)"
+                                  : "gradient is not finite");
+    };
+    if (alternating_) {
+        T* const from = live();
+        T* const to = from == params_ ? alt_.data() : params_;
+        const typename Optimizer<T>::Moved moved{params_, from, to};
+        if (!opt.step(nullptr, &moved)) throw failed();
+        live_.store(to, std::memory_order_release);
+        return;
+    }
     backup_.resize(std::size_t(opt.size()));
     if (!opt.step(backup_.data())) {
         opt.restore(backup_.data());
-        throw NonFiniteError(all_finite(grads_, n_params_)
-                                 ? "update made a weight non-finite (learning rate too large?)"
-                                 : "gradient is not finite");
+        throw failed();
     }
+}
+
+template <class T>
+void Net<T>::begin_alternating(const Optimizer<T>& opt) {
+    settle_weights();
+    // Each weight in exactly one span (the spans' lengths add up to n_params_, and
+    // none leaves params_ or overlaps another), so an update writes all of alt_.
+    const auto at = [&](const T* p) { return std::uintptr_t(p) - std::uintptr_t(params_); };
+    const std::uintptr_t bytes = std::uintptr_t(n_params_) * sizeof(T);
+    index_t total = 0;
+    bool covers = n_params_ > 0;
+    for (size_t i = 0; i < opt.spans.size() && covers; ++i) {
+        const ParamSpan<T>& a = opt.spans[i];
+        total += a.n;
+        covers = at(a.data) <= bytes && std::uintptr_t(a.n) * sizeof(T) <= bytes - at(a.data) &&
+                 at(a.data) % sizeof(T) == 0;
+        for (size_t j = 0; j < i && covers; ++j) {
+            const ParamSpan<T>& b = opt.spans[j];
+            covers = at(a.data) + std::uintptr_t(a.n) * sizeof(T) <= at(b.data) ||
+                     at(b.data) + std::uintptr_t(b.n) * sizeof(T) <= at(a.data);
+        }
+    }
+    alternating_ = covers && total == n_params_;
+    if (alternating_) alt_.resize(std::size_t(n_params_));
+}
+
+template <class T>
+void Net<T>::settle_weights() {
+    T* const w = live();
+    if (w == params_) return;
+    std::copy(w, w + n_params_, params_);
+    live_.store(params_, std::memory_order_release);
+}
+
+template <class T>
+void Net<T>::end_alternating() {
+    settle_weights();
+    alternating_ = false;
 }
 
 template class Net<float>;

@@ -1,5 +1,6 @@
 // A sequential MLP over caller-owned flat parameter and gradient buffers.
 #pragma once
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -94,11 +95,20 @@ public:
     // Gradient clipping and the optimizer step on the gradients as they are (fit's
     // data-parallel step averages them across processes in between).
     void update(Optimizer<T>& opt, double clip_norm = 0.0);
+    // Between these two, as in fit, updates by an optimizer whose spans cover
+    // params() exactly alternate the weights between params() and a second array,
+    // each step reading one and writing the other: the weights of before a failed
+    // step stay where they were, with no backup copied per step. settle_weights()
+    // (and the end) brings the live weights back to params(), for the caller to
+    // read or change.
+    void begin_alternating(const Optimizer<T>& opt);
+    void settle_weights();
+    void end_alternating();
     // sum(W^2) / 2 over the Linear weights; a nonzero coef also adds coef * W to their
     // gradients.
     double weight_penalty(double coef);
 
-    T* params() { return params_; }
+    T* params() { return params_; }  // the weights, but between begin_/end_alternating
     T* grads() { return grads_; }
     index_t param_count() const { return n_params_; }
 
@@ -128,7 +138,10 @@ private:
     void compile(const std::vector<LayerSpec>& layers);
     void ensure_workspace(index_t n);
     T* col(index_t c) { return ws_.data() + c * cap_; }
-    const T* bias(const Step& st) const { return st.b_off >= 0 ? params_ + st.b_off : nullptr; }
+    // The weights the steps use: params_, or between begin_/end_alternating the
+    // array the last update wrote (predict() may read it from another thread).
+    T* live() const { return live_.load(std::memory_order_acquire); }
+    const T* bias(const Step& st) const { return st.b_off >= 0 ? live() + st.b_off : nullptr; }
     // Linear step st on its input rows x (dense, or CSR for the first step).
     void linear_step(const Step& st, Input<T> x, index_t n, T* y, T* pre) const;
     // Throws std::invalid_argument for CSR input to a network not starting with a Linear.
@@ -157,10 +170,13 @@ private:
     T* params_;
     T* grads_;
     index_t n_params_;
+    std::atomic<T*> live_;
+    bool alternating_ = false;  // begin_alternating with an optimizer covering params_
     // Aligned as the flat buffers are (python/fastmlp/params.py): the products read
-    // rows of ws_, the update streams through backup_.
+    // rows of ws_, the update streams through backup_ and alt_.
     AlignedVector<T> ws_;
-    AlignedVector<T> backup_;  // weights before the last optimizer step
+    AlignedVector<T> backup_;  // weights before the last optimizer step (not alternating)
+    AlignedVector<T> alt_;     // the second array of the weights (alternating)
     std::vector<T> relu_mlp_out_;  // the fused pass's outputs
     index_t cap_ = 0, n_ = 0;
     Input<T> x_;

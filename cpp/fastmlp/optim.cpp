@@ -76,13 +76,13 @@ void copy_backup(const T* src, index_t n, T* dst, bool stream) {
 
 template <class T>
 bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* const* st,
-                  index_t n) {
+                  index_t n, T* to) {
     check_opt(s);
     const OptimLoops& l = loops();
     if constexpr (std::is_same_v<T, float>)
-        return l.f32(s, step, p, g, st, n) == 0;
+        return l.f32(s, step, p, g, st, n, to) == 0;
     else
-        return l.f64(s, step, p, g, st, n) == 0;
+        return l.f64(s, step, p, g, st, n, to) == 0;
 }
 
 template <class T>
@@ -93,7 +93,7 @@ index_t Optimizer<T>::size() const {
 }
 
 template <class T>
-bool Optimizer<T>::step(T* backup) {
+bool Optimizer<T>::step(T* backup, const Moved* moved) {
     check_opt(spec);  // here, not in the threads: an exception may not leave a parallel region
     ++step_count;
     // Updates are elementwise, so any split leaves every bit as it is: the spans,
@@ -131,7 +131,10 @@ bool Optimizer<T>::step(T* backup) {
             if (backup) copy_backup(sp.data + lo, hi - lo, backup + base + lo, stream);
             T* shifted[3] = {nullptr, nullptr, nullptr};
             for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp.state_offset + lo;
-            bad_here |= !optim_update(spec, step_count, sp.data + lo, sp.grad + lo, shifted, hi - lo);
+            const index_t at = moved ? index_t(sp.data - moved->home) + lo : 0;
+            bad_here |= !optim_update(spec, step_count, moved ? moved->from + at : sp.data + lo,
+                                      sp.grad + lo, shifted, hi - lo,
+                                      moved ? moved->to + at : nullptr);
         }
 #ifdef FASTMLP_SSE2
         if (backup && stream) _mm_sfence();  // streamed stores visible before the region ends
@@ -163,9 +166,9 @@ double grad_norm(const std::vector<ParamSpan<T>>& spans) {
 }
 
 template bool optim_update<float>(const OptSpec&, std::int64_t, float*, const float*,
-                                  float* const*, index_t);
+                                  float* const*, index_t, float*);
 template bool optim_update<double>(const OptSpec&, std::int64_t, double*, const double*,
-                                   double* const*, index_t);
+                                   double* const*, index_t, double*);
 template struct Optimizer<float>;
 template struct Optimizer<double>;
 template double grad_norm<float>(const std::vector<ParamSpan<float>>&);

@@ -23,18 +23,20 @@ void check_opt(const OptSpec& spec);
 // Number of state buffers (each the size of the parameters) a spec needs.
 int optim_state_count(const OptSpec& spec);
 
-// One update of n parameters p with gradient g; `step` counts from 1. Returns
-// false if a gradient or an updated weight is NaN/Inf (the update still happened).
-// States: sgd {momentum buf}; adam/adamw {m, v, vmax}; rmsprop {square_avg, buf, grad_avg}.
+// One update of n parameters p with gradient g; `step` counts from 1. The new
+// weights overwrite p, or with `to` (n values, apart from p) go there, p left as
+// it was. Returns false if a gradient or an updated weight is NaN/Inf (the
+// update still happened). States: sgd {momentum buf}; adam/adamw {m, v, vmax};
+// rmsprop {square_avg, buf, grad_avg}.
 template <class T>
 bool optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
-                  index_t n);
+                  index_t n, T* to = nullptr);
 
 // The update loops of one ISA: f32/f64 apply `spec` to n parameters as
 // optim_update does and return nonzero if a gradient or new weight is NaN/Inf.
 template <class T>
 using UpdateLoop = std::uint32_t (*)(const OptSpec& spec, std::int64_t step, T* p, const T* g,
-                                     T* const* state, index_t n);
+                                     T* const* state, index_t n, T* to);
 struct OptimLoops {
     UpdateLoop<float> f32;
     UpdateLoop<double> f64;
@@ -64,8 +66,14 @@ struct Optimizer {
     index_t size() const;  // the spans' total length
     // False if a gradient or an updated weight is NaN/Inf. With backup (room for
     // size() values) the weights before the update are saved there, the spans end
-    // to end, for restore().
-    bool step(T* backup = nullptr);
+    // to end, for restore(). With moved, the spans' weights are read from and
+    // written to other arrays (Moved), the spans' own data left alone.
+    struct Moved {
+        const T* home;  // where the spans' data lie (each span at data - home)
+        T* from;        // the weights read, at the same offsets
+        T* to;          // the new weights written, at the same offsets
+    };
+    bool step(T* backup = nullptr, const Moved* moved = nullptr);
     void restore(const T* backup);
     void zero_grad();
 };

@@ -60,12 +60,14 @@ std::uint32_t bad_bits(double x) {
 }
 
 // Each update is one branch-free loop over restrict pointers, so it vectorises;
-// the options are template flags chosen once per call. Every loop returns
-// whether some gradient or new weight is NaN/Inf.
+// the options are template flags chosen once per call. With kMoved the new
+// weights go to `to` (another array) and p is only read, else they overwrite p
+// and `to` is never touched. Every loop returns whether some gradient or new
+// weight is NaN/Inf.
 
-template <class T, bool kDecay, bool kMomentum, bool kNesterov>
-std::uint32_t sgd(const OptSpec& s, bool first, T* __restrict p, const T* __restrict g,
-                  T* __restrict buf, index_t n) {
+template <class T, bool kMoved, bool kDecay, bool kMomentum, bool kNesterov>
+std::uint32_t sgd(const OptSpec& s, bool first, T* __restrict p, T* __restrict to,
+                  const T* __restrict g, T* __restrict buf, index_t n) {
     const T lr = T(s.lr), wd = T(s.weight_decay), mom = T(s.momentum),
             damp = first ? T(1) : T(1.0 - s.dampening), keep = first ? T(0) : mom;
     std::uint32_t bad = 0;
@@ -81,14 +83,15 @@ std::uint32_t sgd(const OptSpec& s, bool first, T* __restrict p, const T* __rest
         }
         const T np = p[i] - lr * d;
         bad |= bad_bits(np);
-        p[i] = np;
+        (kMoved ? to : p)[i] = np;
     }
     return bad;
 }
 
-template <class T, bool kDecoupled, bool kDecay, bool kAmsgrad>
-std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, const T* __restrict g,
-                   T* __restrict m, T* __restrict v, T* __restrict vmax, index_t n) {
+template <class T, bool kMoved, bool kDecoupled, bool kDecay, bool kAmsgrad>
+std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, T* __restrict to,
+                   const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict vmax,
+                   index_t n) {
     const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
     const T step_size = T(s.lr / (1.0 - std::pow(s.beta1, double(step))));
     // 1 / sqrt(bias correction 2) as a factor: a division less per element (the
@@ -109,14 +112,14 @@ std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, const T
         if (kAmsgrad) vhat = vmax[i] = vmax[i] < vi ? vi : vmax[i];
         const T np = pi - step_size * (mi / (std::sqrt(vhat) * inv_bc2_sqrt + eps));
         bad |= bad_bits(np);
-        p[i] = np;
+        (kMoved ? to : p)[i] = np;
     }
     return bad;
 }
 
-template <class T, bool kDecay, bool kCentered, bool kMomentum>
-std::uint32_t rmsprop(const OptSpec& s, T* __restrict p, const T* __restrict g, T* __restrict sq,
-                      T* __restrict buf, T* __restrict gavg, index_t n) {
+template <class T, bool kMoved, bool kDecay, bool kCentered, bool kMomentum>
+std::uint32_t rmsprop(const OptSpec& s, T* __restrict p, T* __restrict to, const T* __restrict g,
+                      T* __restrict sq, T* __restrict buf, T* __restrict gavg, index_t n) {
     const T lr = T(s.lr), wd = T(s.weight_decay), a = T(s.alpha), eps = T(s.eps),
             mom = T(s.momentum);
     std::uint32_t bad = 0;
@@ -143,7 +146,7 @@ std::uint32_t rmsprop(const OptSpec& s, T* __restrict p, const T* __restrict g, 
             np = p[i] - lr * (gi / avg);
         }
         bad |= bad_bits(np);
-        p[i] = np;
+        (kMoved ? to : p)[i] = np;
     }
     return bad;
 }
@@ -163,33 +166,35 @@ auto with_flags(F&& f, bool first, B... rest) {
 // One update of n parameters; nonzero if a gradient or new weight is NaN/Inf.
 template <class T>
 std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* const* st,
-                     index_t n) {
+                     index_t n, T* to) {
     const FlushSubnormals flush;
     std::uint32_t bad = 0;
     switch (s.kind) {
         case OptKind::sgd:
             bad = with_flags(
-                [&](auto decay, auto mom, auto nest) {
-                    return sgd<T, decay, mom, nest>(s, step == 1, p, g, mom ? st[0] : nullptr, n);
+                [&](auto moved, auto decay, auto mom, auto nest) {
+                    return sgd<T, moved, decay, mom, nest>(s, step == 1, p, to, g,
+                                                           mom ? st[0] : nullptr, n);
                 },
-                s.weight_decay != 0.0, s.momentum != 0.0, s.nesterov);
+                to != nullptr, s.weight_decay != 0.0, s.momentum != 0.0, s.nesterov);
             break;
         case OptKind::adam:
         case OptKind::adamw:
             bad = with_flags(
-                [&](auto decoupled, auto decay, auto ams) {
-                    return adam<T, decoupled, decay, ams>(s, step, p, g, st[0], st[1],
-                                                          ams ? st[2] : nullptr, n);
+                [&](auto moved, auto decoupled, auto decay, auto ams) {
+                    return adam<T, moved, decoupled, decay, ams>(s, step, p, to, g, st[0], st[1],
+                                                                 ams ? st[2] : nullptr, n);
                 },
-                s.kind == OptKind::adamw, s.kind == OptKind::adam && s.weight_decay != 0.0,
+                to != nullptr, s.kind == OptKind::adamw, s.kind == OptKind::adam && s.weight_decay != 0.0,
                 s.amsgrad);
             break;
         case OptKind::rmsprop:
             bad = with_flags(
-                [&](auto decay, auto centered, auto mom) {
-                    return rmsprop<T, decay, centered, mom>(s, p, g, st[0], st[1], st[2], n);
+                [&](auto moved, auto decay, auto centered, auto mom) {
+                    return rmsprop<T, moved, decay, centered, mom>(s, p, to, g, st[0], st[1],
+                                                                   st[2], n);
                 },
-                s.weight_decay != 0.0, s.centered, s.momentum > 0.0);
+                to != nullptr, s.weight_decay != 0.0, s.centered, s.momentum > 0.0);
             break;
     }
     return bad;
