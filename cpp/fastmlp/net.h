@@ -96,7 +96,8 @@ public:
     // data-parallel step averages them across processes in between).
     void update(Optimizer<T>& opt, double clip_norm = 0.0);
     // Between these two, as in fit, updates by an optimizer whose spans cover
-    // params() exactly alternate the weights between params() and a second array,
+    // params() exactly, its arrays within a current L3 (Optimizer::past_l3),
+    // alternate the weights between params() and a second array,
     // each step reading one and writing the other: the weights of before a failed
     // step stay where they were, with no backup copied per step. settle_weights()
     // (and the end) brings the live weights back to params(), for the caller to

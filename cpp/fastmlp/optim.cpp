@@ -93,6 +93,21 @@ index_t Optimizer<T>::size() const {
 }
 
 template <class T>
+double Optimizer<T>::bytes() const {
+    return double(size()) * double(sizeof(T)) * double(2 + state.size());
+}
+
+// Arrays past a current L3 (16-32 MiB) stream from memory: a backup is then
+// streamed too. Measured on Zen 4 (32 MiB L3), fit steps of 1024-wide layers
+// (34 MiB) at batch 1, streamed / cached: 1.2-1.4x at 1 thread, 1.1-1.2x at 2;
+// 512-wide (8.4 MiB) 0.93x.
+template <class T>
+bool Optimizer<T>::past_l3() const {
+    constexpr double kStreamBackupBytes = 16.0 * 1024 * 1024;
+    return bytes() >= kStreamBackupBytes;
+}
+
+template <class T>
 bool Optimizer<T>::step(T* backup, const Moved* moved) {
     check_opt(spec);  // here, not in the threads: an exception may not leave a parallel region
     ++step_count;
@@ -107,16 +122,10 @@ bool Optimizer<T>::step(T* backup, const Moved* moved) {
     // batch 1 level; W 384 (4.8 MiB) batch 32 1.22x, W 512 (8.4 MiB) batch 1
     // 1.20x, batch 64 1.10x; 784-512-512-10 Adam update 1.6x.
     constexpr double kSplitBytes = 4.0 * 1024 * 1024;
-    // Arrays past a current L3 (16-32 MiB) stream from memory: the backup is then
-    // streamed too. Measured on Zen 4 (32 MiB L3), fit steps of 1024-wide layers
-    // (34 MiB) at batch 1, streamed / cached: 1.2-1.4x at 1 thread, 1.1-1.2x at 2;
-    // 512-wide (8.4 MiB) 0.93x.
-    constexpr double kStreamBackupBytes = 16.0 * 1024 * 1024;
     constexpr index_t kLine = 16;
     const index_t elements = size();
-    const double bytes = double(elements) * double(sizeof(T)) * double(2 + state.size());
-    const int nt = bytes < kSplitBytes ? 1 : num_threads();
-    const bool stream = bytes >= kStreamBackupBytes;
+    const int nt = bytes() < kSplitBytes ? 1 : num_threads();
+    const bool stream = past_l3();
     std::atomic<std::uint32_t> bad{0};
     parallel(nt, [&](int t) {
         const index_t begin = split_point(elements, kLine, nt, t);

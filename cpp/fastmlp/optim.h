@@ -64,6 +64,9 @@ struct Optimizer {
     std::int64_t step_count = 0;
 
     index_t size() const;  // the spans' total length
+    double bytes() const;  // of the weights, gradients and states
+    // Whether those pass a current L3, so that a backup streams past the caches.
+    bool past_l3() const;
     // False if a gradient or an updated weight is NaN/Inf. With backup (room for
     // size() values) the weights before the update are saved there, the spans end
     // to end, for restore(). With moved, the spans' weights are read from and
