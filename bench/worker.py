@@ -29,8 +29,9 @@ PEERS = {  # workload section -> frameworks that take part, fastmlp first
 # The grid times fastmlp's native loop against each peer's fastest loop only.
 GRID_ROWS = ("fastmlp fit", "NumPy hand-written Adam", "PyTorch eager",
              "JAX fori_loop (one call)")
-# The grid's 1-thread / n-thread ratio of fastmlp: pairs of chunks of this length.
-THREAD_PAIRS, THREAD_PAIR_S = 30, 0.01
+# The grid's 1-thread / n-thread ratio of fastmlp: timed pairs of chunks of this
+# length, with untimed pairs between them.
+THREAD_PAIRS, THREAD_PAIR_S, THREAD_PAIR_SPREAD = 30, 0.01, 4
 # Inference cells: one predict call per unit, each framework's inference path.
 INFER_ROWS = ("fastmlp net.predict(x)", "PyTorch inference_mode", "JAX jit",
               "ONNX Runtime session")
@@ -220,7 +221,7 @@ def run_grid(peers, repeats, target_s, quick, threads):
             one = peers["fastmlp"].at_threads(fit, 1)
             cell["threads_pair"] = paired_ratio(fit.run, one.run,
                                                 THREAD_PAIRS // 3 if quick else THREAD_PAIRS,
-                                                THREAD_PAIR_S)
+                                                THREAD_PAIR_S, THREAD_PAIR_SPREAD)
             log(f"  1-thread / {threads}-thread, paired: {cell['threads_pair']['median']:.3f}")
         cells.append(cell)
     return {"cells": cells, "loss": "mse"}
