@@ -109,7 +109,9 @@ public:
     // gradients.
     double weight_penalty(double coef);
 
-    T* params() { return params_; }  // the weights, but between begin_/end_alternating
+    // The net's own array of the weights (the caller's); between begin_ and
+    // end_alternating the live ones may be in the second array until settled.
+    T* params() { return params_; }
     T* grads() { return grads_; }
     index_t param_count() const { return n_params_; }
 
