@@ -147,3 +147,24 @@ def test_optimizer_updates_are_the_same_bits_on_every_isa(isa, kind, kw, dtype):
         ref.step(params, [g.astype(np.float64)])
         np.testing.assert_allclose(a, params[0], rtol=1e-4 if dtype == np.float32 else 1e-10,
                                    atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_fit_updates_into_a_second_array_as_train_step_does_in_place(isa, kind, kw, dtype):
+    """fit's loops write the new weights to the other of two arrays, train_step's
+    overwrite them: on every ISA both give the same bits, odd step counts included."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((40, 37)).astype(dtype)
+    y = rng.standard_normal((40, 3)).astype(dtype)
+
+    def new():
+        net = fm.Sequential(fm.Linear(37, 27), fm.ReLU(), fm.Linear(27, 3), dtype=dtype, seed=0)
+        return net, getattr(fm.optim, kind)(net.parameters(), **kw)
+
+    net, opt = new()
+    net.fit(x, y, optimizer=opt, epochs=5, shuffle=False)
+    ref, ref_opt = new()
+    for _ in range(5):
+        ref.train_step(x, y, optimizer=ref_opt)
+    np.testing.assert_array_equal(net._flat, ref._flat)
