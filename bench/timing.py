@@ -119,14 +119,16 @@ def measure(contenders, repeats, target_s, log=None):
 def paired_ratio(run_a, run_b, pairs, chunk_s, spread):
     """t_b / t_a from `pairs` pairs of chunks of about chunk_s each, the two of a
     pair timed back to back (which one first alternates), `spread` untimed pairs
-    between two timed ones: the median and quartiles of the pairs' ratios. On a shared host the speed drifts over
-    tens of milliseconds (adjacent 10 ms chunks correlate 0.7-0.8), so adjacent
-    chunks see the same machine: for two runs of the same code this gave
-    0.996-1.001, where the medians of separate 0.1 s repeats differed by up to
-    8%. The untimed pairs spread the timed ones over seconds, so that an episode
-    of the host's (the second core gone for a second: 2 threads as slow as 1 in 26
-    pairs of 30 taken back to back) takes few of them; sleeping instead let the
-    second core idle, and 2 threads then ran up to 1.7x slower after each gap."""
+    between two timed ones: the median and quartiles of the pairs' ratios.
+
+    On a shared host the speed drifts over tens of milliseconds (adjacent 10 ms
+    chunks correlate 0.7-0.8), so adjacent chunks see the same machine: for two
+    runs of the same code this gave 0.996-1.001, where the medians of separate
+    0.1 s repeats differed by up to 8%. The untimed pairs spread the timed ones
+    over seconds, so that an episode of the host's (the second core gone for a
+    second: 2 threads as slow as 1 in 26 pairs of 30 taken back to back) takes
+    few of them; sleeping instead let the second core idle, and 2 threads then
+    ran up to 1.7x slower after each gap."""
     settle()
     n = calibrate(run_a, chunk_s)
     run_a(n)

@@ -185,8 +185,8 @@ std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* c
                     return adam<T, moved, decoupled, decay, ams>(s, step, p, to, g, st[0], st[1],
                                                                  ams ? st[2] : nullptr, n);
                 },
-                to != nullptr, s.kind == OptKind::adamw, s.kind == OptKind::adam && s.weight_decay != 0.0,
-                s.amsgrad);
+                to != nullptr, s.kind == OptKind::adamw,
+                s.kind == OptKind::adam && s.weight_decay != 0.0, s.amsgrad);
             break;
         case OptKind::rmsprop:
             bad = with_flags(
