@@ -186,15 +186,16 @@ FitResult fit(Net<T>& net, Optimizer<T>& opt, const LossSpec& loss, const Datase
     using clock = std::chrono::steady_clock;
     // The updates alternate the weights between two arrays, with no backup copied
     // per step (fit steps at batch 1 of 256- and 512-wide nets 1.08x and 1.17x
-    // faster on Zen 5), and the net's own array holds them whenever the caller
-    // may look: in the hook and after fit, however it ends.
-    struct Alternating {
+    // faster on Zen 5), and one-row steps leave weight gradients to the update
+    // (Net::begin_fit); the net's own arrays hold both whenever the caller may
+    // look: in the hook and after fit, however it ends.
+    struct Fitting {
         Net<T>& net;
-        ~Alternating() { net.end_alternating(); }
-    } alternating{net};
-    net.begin_alternating(opt);
+        ~Fitting() { net.end_fit(); }
+    } fitting{net};
+    net.begin_fit(opt);
     const auto hook = [&](index_t e, bool report, double l, double p, double v) {
-        net.settle_weights();
+        net.settle();
         return fit_hook(e, report, l, p, v);
     };
     const index_t n = train.n, in = net.in_features(), out = net.out_features();

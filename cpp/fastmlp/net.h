@@ -95,22 +95,25 @@ public:
     // Gradient clipping and the optimizer step on the gradients as they are (fit's
     // data-parallel step averages them across processes in between).
     void update(Optimizer<T>& opt, double clip_norm = 0.0);
-    // Between these two, as in fit, updates by an optimizer whose spans cover
+    // Between these two, as in fit: updates by an optimizer whose spans cover
     // params() exactly, its arrays within a current L3 (Optimizer::past_l3),
-    // alternate the weights between params() and a second array,
-    // each step reading one and writing the other: the weights of before a failed
-    // step stay where they were, with no backup copied per step. settle_weights()
-    // (and the end) brings the live weights back to params(), for the caller to
-    // read or change.
-    void begin_alternating(const Optimizer<T>& opt);
-    void settle_weights();
-    void end_alternating();
+    // alternate the weights between params() and a second array, each step
+    // reading one and writing the other: the weights of before a failed step stay
+    // where they were, with no backup copied per step. And a train_step on one row
+    // (no clipping, no l2) leaves the Linear weights' gradients unformed: the
+    // update forms each where it reads it, from the row and the output gradient.
+    // settle() (and the end) brings the live weights back to params() and forms
+    // those gradients in grads(), for the caller to read or change.
+    void begin_fit(const Optimizer<T>& opt);
+    void settle();
+    void end_fit();
     // sum(W^2) / 2 over the Linear weights; a nonzero coef also adds coef * W to their
     // gradients.
     double weight_penalty(double coef);
 
-    // The net's own array of the weights (the caller's); between begin_ and
-    // end_alternating the live ones may be in the second array until settled.
+    // The net's own arrays of the weights and gradients (the caller's); between
+    // begin_ and end_fit the live weights may be in the second array, and some
+    // gradients unformed, until settled.
     T* params() { return params_; }
     T* grads() { return grads_; }
     index_t param_count() const { return n_params_; }
@@ -141,7 +144,7 @@ private:
     void compile(const std::vector<LayerSpec>& layers);
     void ensure_workspace(index_t n);
     T* col(index_t c) { return ws_.data() + c * cap_; }
-    // The weights the steps use: params_, or between begin_/end_alternating the
+    // The weights the steps use: params_, or between begin_/end_fit the
     // array the last update wrote (predict() may read it from another thread).
     T* live() const { return live_.load(std::memory_order_acquire); }
     const T* bias(const Step& st) const { return st.b_off >= 0 ? live() + st.b_off : nullptr; }
@@ -174,7 +177,14 @@ private:
     T* grads_;
     index_t n_params_;
     std::atomic<T*> live_;
-    bool alternating_ = false;  // begin_alternating with an optimizer covering params_
+    bool alternating_ = false;  // begin_fit with an optimizer covering params_
+    bool fitting_ = false;      // between begin_ and end_fit
+    bool deferring_ = false;    // this train_step leaves one row's weight gradients unformed
+    std::vector<OuterGrad<T>> outer_;  // the gradients the last step left unformed
+    AlignedVector<T> outer_rows_;      // their rows: each Linear's input, then output gradient
+    void form_grads();                 // forms them in grads_
+    // Before gradients are added to (accumulate) or written anew: forms or drops those.
+    void start_grads(bool accumulate);
     // Aligned as the flat buffers are (python/fastmlp/params.py): the products read
     // rows of ws_, the update streams through backup_ and alt_.
     AlignedVector<T> ws_;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "fastmlp/gemm/gemm.h"
 #include "fastmlp/parallel.h"
@@ -36,6 +37,11 @@ int optim_state_count(const OptSpec& s) {
         case OptKind::rmsprop: return 3;
     }
     return 0;
+}
+
+StepTerms step_terms(const OptSpec& s, std::int64_t step) {
+    return {step == 1, s.lr / (1.0 - std::pow(s.beta1, double(step))),
+            1.0 / std::sqrt(1.0 - std::pow(s.beta2, double(step)))};
 }
 
 namespace {
@@ -72,17 +78,50 @@ void copy_backup(const T* src, index_t n, T* dst, bool stream) {
 #endif
 }
 
+// Where the gradients of g[0..n) come from: g itself for as many of them as lie
+// before the next of `outer`'s places, else the first of those in that place,
+// formed into buf (room for n). Sets n to how many the answer holds.
+template <class T>
+const T* gradient_source(const T* g, index_t& n, const std::vector<OuterGrad<T>>& outer,
+                         FormLoop<T> form, T* buf) {
+    // Compared as integers: the places lie in one array, g anywhere.
+    const auto at = [](const T* p) { return std::uintptr_t(p); };
+    std::uintptr_t clear = at(g) + std::uintptr_t(n) * sizeof(T);
+    for (const OuterGrad<T>& o : outer) {
+        const std::uintptr_t end = at(o.grad) + std::uintptr_t(o.rows * o.cols) * sizeof(T);
+        if (at(g) >= at(o.grad) && at(g) < end) {
+            const index_t k = index_t((at(g) - at(o.grad)) / sizeof(T));
+            n = std::min(n, o.rows * o.cols - k);
+            form(o, k, n, buf);
+            return buf;
+        }
+        if (at(o.grad) > at(g)) clear = std::min(clear, at(o.grad));
+    }
+    n = index_t((clear - at(g)) / sizeof(T));
+    return g;
+}
+
+template <class T>
+std::pair<UpdateLoop<T>, FormLoop<T>> loops_for() {
+    const OptimLoops& l = loops();
+    if constexpr (std::is_same_v<T, float>)
+        return {l.f32, l.form_f32};
+    else
+        return {l.f64, l.form_f64};
+}
+
 }  // namespace
 
 template <class T>
 bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* const* st,
                   index_t n, T* to) {
     check_opt(s);
-    const OptimLoops& l = loops();
-    if constexpr (std::is_same_v<T, float>)
-        return l.f32(s, step, p, g, st, n, to) == 0;
-    else
-        return l.f64(s, step, p, g, st, n, to) == 0;
+    return loops_for<T>().first(s, step_terms(s, step), p, g, st, n, to) == 0;
+}
+
+template <class T>
+void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
+    loops_for<T>().second(o, at, n, dst);
 }
 
 template <class T>
@@ -108,7 +147,7 @@ bool Optimizer<T>::past_l3() const {
 }
 
 template <class T>
-bool Optimizer<T>::step(T* backup, const Moved* moved) {
+bool Optimizer<T>::step(T* backup, const Moved* moved, const std::vector<OuterGrad<T>>* outer) {
     check_opt(spec);  // here, not in the threads: an exception may not leave a parallel region
     ++step_count;
     // Updates are elementwise, so any split leaves every bit as it is: the spans,
@@ -126,6 +165,12 @@ bool Optimizer<T>::step(T* backup, const Moved* moved) {
     const index_t elements = size();
     const int nt = bytes() < kSplitBytes ? 1 : num_threads();
     const bool stream = past_l3();
+    // Blocks that stay in L1 between a gradient formed or a backup copied and the
+    // update that reads it.
+    constexpr index_t kBlock = 16384 / sizeof(T);
+    const bool blocked = backup || (outer && !outer->empty());
+    const auto [update, form] = loops_for<T>();
+    const StepTerms terms = step_terms(spec, step_count);
     std::atomic<std::uint32_t> bad{0};
     parallel(nt, [&](int t) {
         const index_t begin = split_point(elements, kLine, nt, t);
@@ -137,13 +182,19 @@ bool Optimizer<T>::step(T* backup, const Moved* moved) {
             next += sp.n;
             const index_t lo = std::max(begin, base) - base, hi = std::min(end, next) - base;
             if (lo >= hi) continue;
-            if (backup) copy_backup(sp.data + lo, hi - lo, backup + base + lo, stream);
-            T* shifted[3] = {nullptr, nullptr, nullptr};
-            for (size_t k = 0; k < state.size(); ++k) shifted[k] = state[k] + sp.state_offset + lo;
-            const index_t at = moved ? index_t(sp.data - moved->home) + lo : 0;
-            bad_here |= !optim_update(spec, step_count, moved ? moved->from + at : sp.data + lo,
-                                      sp.grad + lo, shifted, hi - lo,
-                                      moved ? moved->to + at : nullptr);
+            alignas(64) T formed[kBlock];
+            for (index_t b = lo, len = 0; b < hi; b += len) {
+                len = blocked ? std::min(kBlock, hi - b) : hi - b;
+                const T* g = sp.grad + b;
+                if (outer) g = gradient_source(g, len, *outer, form, formed);
+                if (backup) copy_backup(sp.data + b, len, backup + base + b, stream);
+                T* shifted[3] = {nullptr, nullptr, nullptr};
+                for (size_t k = 0; k < state.size(); ++k)
+                    shifted[k] = state[k] + sp.state_offset + b;
+                const index_t at = moved ? index_t(sp.data - moved->home) + b : 0;
+                bad_here |= update(spec, terms, moved ? moved->from + at : sp.data + b, g,
+                                   shifted, len, moved ? moved->to + at : nullptr);
+            }
         }
 #ifdef FASTMLP_SSE2
         if (backup && stream) _mm_sfence();  // streamed stores visible before the region ends
@@ -178,6 +229,8 @@ template bool optim_update<float>(const OptSpec&, std::int64_t, float*, const fl
                                   float* const*, index_t, float*);
 template bool optim_update<double>(const OptSpec&, std::int64_t, double*, const double*,
                                    double* const*, index_t, double*);
+template void form_outer<float>(const OuterGrad<float>&, index_t, index_t, float*);
+template void form_outer<double>(const OuterGrad<double>&, index_t, index_t, double*);
 template struct Optimizer<float>;
 template struct Optimizer<double>;
 template double grad_norm<float>(const std::vector<ParamSpan<float>>&);

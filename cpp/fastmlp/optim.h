@@ -32,14 +32,40 @@ template <class T>
 bool optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
                   index_t n, T* to = nullptr);
 
+// A weight gradient of a batch of one row, left unformed until an update reads
+// it: grad[i * cols + j] would hold x[i] * dy[j], as the product x^T dy gives it.
+template <class T>
+struct OuterGrad {
+    const T* grad;  // where the rows x cols values would lie
+    const T* x;     // rows values
+    const T* dy;    // cols values
+    index_t rows, cols;
+};
+// Writes values [at, at + n) of o's gradient to dst.
+template <class T>
+void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst);
+
+// What the step count gives an update, worked out once per step.
+struct StepTerms {
+    bool first;           // sgd: the momentum buffer starts at this gradient
+    double step_size;     // adam: lr / bias correction 1
+    double inv_bc2_sqrt;  // adam: 1 / sqrt(bias correction 2), a division less per element
+};
+StepTerms step_terms(const OptSpec& spec, std::int64_t step);
+
 // The update loops of one ISA: f32/f64 apply `spec` to n parameters as
 // optim_update does and return nonzero if a gradient or new weight is NaN/Inf.
 template <class T>
-using UpdateLoop = std::uint32_t (*)(const OptSpec& spec, std::int64_t step, T* p, const T* g,
-                                     T* const* state, index_t n, T* to);
+using UpdateLoop = std::uint32_t (*)(const OptSpec& spec, const StepTerms& terms, T* p,
+                                     const T* g, T* const* state, index_t n, T* to);
+// And form_outer's loop.
+template <class T>
+using FormLoop = void (*)(const OuterGrad<T>& o, index_t at, index_t n, T* dst);
 struct OptimLoops {
     UpdateLoop<float> f32;
     UpdateLoop<double> f64;
+    FormLoop<float> form_f32;
+    FormLoop<double> form_f64;
 };
 // nullptr when the ISA's file was not built for this target.
 const OptimLoops* optim_loops_portable();
@@ -76,7 +102,9 @@ struct Optimizer {
         T* from;        // the weights read, at the same offsets
         T* to;          // the new weights written, at the same offsets
     };
-    bool step(T* backup = nullptr, const Moved* moved = nullptr);
+    // Gradients that lie in one of `outer`'s places are formed from it, not read.
+    bool step(T* backup = nullptr, const Moved* moved = nullptr,
+              const std::vector<OuterGrad<T>>* outer = nullptr);
     void restore(const T* backup);
     void zero_grad();
 };

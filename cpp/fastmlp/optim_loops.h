@@ -3,6 +3,7 @@
 // rounds exactly as the portable build: the wider vectors only change speed.
 // Everything has internal linkage, so no ISA's copy can stand in for another's.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -66,10 +67,10 @@ std::uint32_t bad_bits(double x) {
 // weight is NaN/Inf.
 
 template <class T, bool kMoved, bool kDecay, bool kMomentum, bool kNesterov>
-std::uint32_t sgd(const OptSpec& s, bool first, T* __restrict p, T* __restrict to,
+std::uint32_t sgd(const OptSpec& s, const StepTerms& k, T* __restrict p, T* __restrict to,
                   const T* __restrict g, T* __restrict buf, index_t n) {
     const T lr = T(s.lr), wd = T(s.weight_decay), mom = T(s.momentum),
-            damp = first ? T(1) : T(1.0 - s.dampening), keep = first ? T(0) : mom;
+            damp = k.first ? T(1) : T(1.0 - s.dampening), keep = k.first ? T(0) : mom;
     std::uint32_t bad = 0;
     for (index_t i = 0; i < n; ++i) {
         T d = g[i];
@@ -89,14 +90,11 @@ std::uint32_t sgd(const OptSpec& s, bool first, T* __restrict p, T* __restrict t
 }
 
 template <class T, bool kMoved, bool kDecoupled, bool kDecay, bool kAmsgrad>
-std::uint32_t adam(const OptSpec& s, std::int64_t step, T* __restrict p, T* __restrict to,
+std::uint32_t adam(const OptSpec& s, const StepTerms& k, T* __restrict p, T* __restrict to,
                    const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict vmax,
                    index_t n) {
     const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
-    const T step_size = T(s.lr / (1.0 - std::pow(s.beta1, double(step))));
-    // 1 / sqrt(bias correction 2) as a factor: a division less per element (the
-    // divider, which sqrt shares, bounds this loop).
-    const T inv_bc2_sqrt = T(1.0 / std::sqrt(1.0 - std::pow(s.beta2, double(step))));
+    const T step_size = T(k.step_size), inv_bc2_sqrt = T(k.inv_bc2_sqrt);
     const T decay = T(1) - T(s.lr) * wd;
     std::uint32_t bad = 0;
     for (index_t i = 0; i < n; ++i) {
@@ -165,7 +163,7 @@ auto with_flags(F&& f, bool first, B... rest) {
 
 // One update of n parameters; nonzero if a gradient or new weight is NaN/Inf.
 template <class T>
-std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* const* st,
+std::uint32_t update(const OptSpec& s, const StepTerms& k, T* p, const T* g, T* const* st,
                      index_t n, T* to) {
     const FlushSubnormals flush;
     std::uint32_t bad = 0;
@@ -173,7 +171,7 @@ std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* c
         case OptKind::sgd:
             bad = with_flags(
                 [&](auto moved, auto decay, auto mom, auto nest) {
-                    return sgd<T, moved, decay, mom, nest>(s, step == 1, p, to, g,
+                    return sgd<T, moved, decay, mom, nest>(s, k, p, to, g,
                                                            mom ? st[0] : nullptr, n);
                 },
                 to != nullptr, s.weight_decay != 0.0, s.momentum != 0.0, s.nesterov);
@@ -182,7 +180,7 @@ std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* c
         case OptKind::adamw:
             bad = with_flags(
                 [&](auto moved, auto decoupled, auto decay, auto ams) {
-                    return adam<T, moved, decoupled, decay, ams>(s, step, p, to, g, st[0], st[1],
+                    return adam<T, moved, decoupled, decay, ams>(s, k, p, to, g, st[0], st[1],
                                                                  ams ? st[2] : nullptr, n);
                 },
                 to != nullptr, s.kind == OptKind::adamw,
@@ -200,7 +198,20 @@ std::uint32_t update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* c
     return bad;
 }
 
-const OptimLoops kLoops = {update<float>, update<double>};
+template <class T>
+void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
+    while (n > 0) {
+        const index_t i = at / o.cols, j = at % o.cols, len = std::min(n, o.cols - j);
+        const T xi = o.x[i];
+        const T* __restrict dy = o.dy + j;
+        T* __restrict d = dst;
+        // + 0 as the product's accumulator starts: a zero product is +0 there too.
+        for (index_t c = 0; c < len; ++c) d[c] = xi * dy[c] + T(0);
+        dst += len, at += len, n -= len;
+    }
+}
+
+const OptimLoops kLoops = {update<float>, update<double>, form_outer<float>, form_outer<double>};
 
 }  // namespace
 }  // namespace fastmlp
