@@ -168,3 +168,30 @@ def test_fit_updates_into_a_second_array_as_train_step_does_in_place(isa, kind, 
     for _ in range(5):
         ref.train_step(x, y, optimizer=ref_opt)
     np.testing.assert_array_equal(net._flat, ref._flat)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_fit_one_row_gradients_formed_by_the_update_as_the_product_gives_them(isa, kind, kw,
+                                                                               dtype):
+    """On one-row batches fit's update forms the 37x555 layer's gradient itself (rows of
+    555: odd tails for every vector width); train_step takes it from the product: on every
+    ISA the same bits, -0.0 and 0.0 told apart, in the weights and the gradients."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 37)).astype(dtype)
+    y = rng.standard_normal((4, 3)).astype(dtype)
+
+    def new():
+        net = fm.Sequential(fm.Linear(37, 555), fm.ReLU(), fm.Linear(555, 3), dtype=dtype,
+                            seed=0)
+        return net, getattr(fm.optim, kind)(net.parameters(), **dict(kw, lr=1e-3))
+
+    net, opt = new()
+    net.fit(x, y, optimizer=opt, epochs=2, batch_size=1, shuffle=False)
+    ref, ref_opt = new()
+    for _ in range(2):
+        for i in range(4):
+            ref.train_step(x[i:i + 1], y[i:i + 1], optimizer=ref_opt)
+    bits = f"u{np.dtype(dtype).itemsize}"
+    np.testing.assert_array_equal(net._flat.view(bits), ref._flat.view(bits))
+    np.testing.assert_array_equal(net._flat_grad.view(bits), ref._flat_grad.view(bits))
