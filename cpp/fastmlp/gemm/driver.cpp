@@ -47,7 +47,8 @@ constexpr index_t kDotMinKPerCol = 8;
 // 98 us streamed; fit steps of 2048-2048-2048-10 at batch 1 (16 MiB per
 // gradient) 1.11x at 1 thread, 1.02x at 2. At 1024 wide (4 MiB) the steps were
 // 1.06x at 1 thread but 0.83x at 2: there the cached gradients still served the
-// update.
+// update. (fit has since left those gradients to the update, Net::backward;
+// train_step and the functional API still take them from here.)
 constexpr double kOuterStreamBytes = 16.0 * 1024 * 1024;
 // Largest register tile of any kernel table (12 x 32 for AVX-512 sgemm).
 constexpr int kMaxTile = 12 * 32;
