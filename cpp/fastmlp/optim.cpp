@@ -170,7 +170,10 @@ bool Optimizer<T>::step(T* backup, const Moved* moved, const std::vector<OuterGr
     // 1024-wide layers at batches 8-64 1-6% slower.)
     constexpr index_t kBlock = 16384 / sizeof(T);
     const bool blocked = outer && !outer->empty();
-    const auto [update, form] = loops_for<T>();
+    // (Not a structured binding: C++17 lambdas may not capture one.)
+    const std::pair<UpdateLoop<T>, FormLoop<T>> loops = loops_for<T>();
+    const UpdateLoop<T> update = loops.first;
+    const FormLoop<T> form = loops.second;
     const StepTerms terms = step_terms(spec, step_count);
     std::atomic<std::uint32_t> bad{0};
     parallel(nt, [&](int t) {
