@@ -239,7 +239,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
         if (st.fuse_prev) prev = act_grad(s - 1);
         T* dw = grads_ + st.w_off;
         // The update forms dw = x^T g from copies of both rows, where dw passes L1.
-        if (deferring_ && n == 1 && st.in * st.out >= kOuterGradMin) {
+        if (deferring_ && st.in * st.out >= kOuterGradMin) {
             std::copy(input_of(s), input_of(s) + st.in, rows);
             std::copy(g, g + st.out, rows + st.in);
             outer_.push_back({dw, rows, rows + st.in, st.in, st.out});

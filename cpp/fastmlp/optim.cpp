@@ -40,8 +40,12 @@ int optim_state_count(const OptSpec& s) {
 }
 
 StepTerms step_terms(const OptSpec& s, std::int64_t step) {
-    return {step == 1, s.lr / (1.0 - std::pow(s.beta1, double(step))),
-            1.0 / std::sqrt(1.0 - std::pow(s.beta2, double(step)))};
+    StepTerms k{step == 1, 0.0, 0.0};
+    if (s.kind == OptKind::adam || s.kind == OptKind::adamw) {  // the others take no pow
+        k.step_size = s.lr / (1.0 - std::pow(s.beta1, double(step)));
+        k.inv_bc2_sqrt = 1.0 / std::sqrt(1.0 - std::pow(s.beta2, double(step)));
+    }
+    return k;
 }
 
 namespace {
