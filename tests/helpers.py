@@ -127,3 +127,19 @@ def single_threaded(run):
     result = run()
     assert _core._multithreaded_regions() == before, "a parallel region ran on 2+ threads"
     return result
+
+
+def train_step_loop(net, opt, x, y, epochs, batch_size=None):
+    """The oracle for fit(shuffle=False): explicit train_step calls over the same slices."""
+    n = x.shape[0]
+    bs = n if batch_size is None else batch_size
+    hist, per_step = [], []
+    for _ in range(epochs):
+        total = 0.0
+        for s in range(0, n, bs):
+            xb, yb = x[s:s + bs], y[s:s + bs]
+            loss = net.train_step(xb, yb, loss="mse", optimizer=opt)
+            per_step.append(loss)
+            total += loss * xb.shape[0]
+        hist.append(total / n)
+    return np.array(hist), per_step

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from helpers import train_step_loop
 
 # --------------------------------------------------------------------------------------
 # Private NumPy reference (float64), independent of fastmlp's code.
@@ -162,22 +163,6 @@ def assert_same_weights(a, b):
     for wa, wb in zip(a, b):
         assert wa.dtype == wb.dtype
         np.testing.assert_array_equal(wa, wb)
-
-
-def train_step_loop(net, opt, x, y, epochs, batch_size=None):
-    """The oracle for fit(shuffle=False): explicit train_step calls over the same slices."""
-    n = x.shape[0]
-    bs = n if batch_size is None else batch_size
-    hist, per_step = [], []
-    for _ in range(epochs):
-        total = 0.0
-        for s in range(0, n, bs):
-            xb, yb = x[s:s + bs], y[s:s + bs]
-            loss = net.train_step(xb, yb, loss="mse", optimizer=opt)
-            per_step.append(loss)
-            total += loss * xb.shape[0]
-        hist.append(total / n)
-    return np.array(hist), per_step
 
 
 # --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import fastmlp as fm
+from helpers import flat_grad, flat_params, train_step_loop
 
 # 20*1024 and 1024*16 weights: both past the size from which the update forms them
 # (rows of 1024 and of 16 values); the last layer (16*3) keeps its gradient in the buffer.
@@ -34,22 +35,10 @@ def make_data(n, dtype, seed=1):
     return x, y
 
 
-def arrays(net, what):
-    return [getattr(p, what).copy() for p in net.parameters()]
-
-
 def assert_same(a, b):
     """Bit for bit: -0.0 and 0.0 differ too."""
-    assert len(a) == len(b)
-    for u, v in zip(a, b):
-        assert u.dtype == v.dtype
-        np.testing.assert_array_equal(u.view(f"u{u.itemsize}"), v.view(f"u{v.itemsize}"))
-
-
-def steps(net, opt, x, y, epochs):
-    for _ in range(epochs):
-        for i in range(x.shape[0]):
-            net.train_step(x[i:i + 1], y[i:i + 1], optimizer=opt)
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
 
 
 @pytest.fixture(params=[1, 2], ids=["1_thread", "2_threads"])
@@ -67,9 +56,9 @@ def test_fit_one_row_batches_equal_a_train_step_loop(dtype, opt_name, threads):
     net, ref = make_net(dtype), make_net(dtype)
     net.fit(x, y, optimizer=OPTIMIZERS[opt_name](net.parameters()), epochs=3, batch_size=1,
             shuffle=False)
-    steps(ref, OPTIMIZERS[opt_name](ref.parameters()), x, y, 3)
-    assert_same(arrays(net, "data"), arrays(ref, "data"))
-    assert_same(arrays(net, "grad"), arrays(ref, "grad"))  # the last step's gradients
+    train_step_loop(ref, OPTIMIZERS[opt_name](ref.parameters()), x, y, 3, batch_size=1)
+    assert_same(flat_params(net), flat_params(ref))
+    assert_same(flat_grad(net), flat_grad(ref))  # the last step's gradients
 
 
 def test_fit_first_layer_frozen_still_leaves_its_gradient(threads):
@@ -78,9 +67,9 @@ def test_fit_first_layer_frozen_still_leaves_its_gradient(threads):
     net, ref = make_net("float32"), make_net("float32")
     net.fit(x, y, optimizer=fm.optim.Adam(net.parameters()[2:], lr=1e-3), epochs=2,
             batch_size=1, shuffle=False)
-    steps(ref, fm.optim.Adam(ref.parameters()[2:], lr=1e-3), x, y, 2)
-    assert_same(arrays(net, "data"), arrays(ref, "data"))
-    assert_same(arrays(net, "grad"), arrays(ref, "grad"))
+    train_step_loop(ref, fm.optim.Adam(ref.parameters()[2:], lr=1e-3), x, y, 2, batch_size=1)
+    assert_same(flat_params(net), flat_params(ref))
+    assert_same(flat_grad(net), flat_grad(ref))
     assert np.count_nonzero(net.parameters()[0].grad) > 0
 
 
@@ -89,7 +78,7 @@ def test_fit_one_row_gradient_is_the_outer_product_numpy_gives():
     the ReLU'd gradient NumPy backpropagates through the two layers above."""
     x, y = make_data(1, "float64")
     net = make_net("float64")
-    w1, b1, w2, b2, w3, b3 = arrays(net, "data")
+    w1, b1, w2, b2, w3, b3 = [p.data.copy() for p in net.parameters()]
     net.fit(x, y, optimizer=fm.optim.SGD(net.parameters(), lr=0.0), epochs=1, batch_size=1)
     h = x @ w1 + b1
     a = np.maximum(h, 0)
@@ -97,7 +86,7 @@ def test_fit_one_row_gradient_is_the_outer_product_numpy_gives():
     g3 = 2 * (t @ w3 + b3 - y) / y.size
     g2 = (g3 @ w3.T) * (1 - t * t)
     g1 = (g2 @ w2.T) * (h > 0)
-    grads = arrays(net, "grad")
+    grads = [p.grad for p in net.parameters()]
     np.testing.assert_allclose(grads[0], x.T @ g1, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(grads[2], a.T @ g2, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(grads[4], t.T @ g3, rtol=1e-12, atol=1e-300)
@@ -109,15 +98,15 @@ def test_callbacks_see_the_gradients_of_the_last_step(threads):
     seen = []
 
     def on_epoch(epoch, logs):
-        seen.append(arrays(net, "grad"))
+        seen.append(flat_grad(net))
         return True
 
     net.fit(x, y, optimizer=fm.optim.Adam(net.parameters(), lr=1e-3), epochs=3, batch_size=1,
             shuffle=False, on_epoch=on_epoch)
     opt = fm.optim.Adam(ref.parameters(), lr=1e-3)
     for epoch in range(3):
-        steps(ref, opt, x, y, 1)
-        assert_same(seen[epoch], arrays(ref, "grad"))
+        train_step_loop(ref, opt, x, y, 1, batch_size=1)
+        assert_same(seen[epoch], flat_grad(ref))
 
 
 @pytest.mark.parametrize("good_steps", [1, 2, 3])
@@ -133,12 +122,12 @@ def test_one_row_update_that_overflows_keeps_the_weights_of_the_step_before(good
 
     with pytest.raises(FloatingPointError, match="update made a weight non-finite"):
         net.fit(x, y, optimizer=opt, epochs=10, batch_size=1, on_epoch=overflow_next)
-    steps(ref, ref_opt, x, y, good_steps)
+    train_step_loop(ref, ref_opt, x, y, good_steps, batch_size=1)
     ref_opt.lr = 3.4e38
     with pytest.raises(FloatingPointError, match="update made a weight non-finite"):
         ref.train_step(x, y, optimizer=ref_opt)
-    assert_same(arrays(net, "data"), arrays(ref, "data"))
-    assert_same(arrays(net, "grad"), arrays(ref, "grad"))
+    assert_same(flat_params(net), flat_params(ref))
+    assert_same(flat_grad(net), flat_grad(ref))
 
 
 def test_one_row_gradient_that_overflows_is_named_as_the_gradient():
@@ -151,11 +140,11 @@ def test_one_row_gradient_that_overflows_is_named_as_the_gradient():
     net.parameters()[2].data[...] = 0.0
     y = np.zeros((1, SIZES[2]), np.float32)
     y[0, 0] = 1e19
-    before = arrays(net, "data")
+    before = flat_params(net)
     with pytest.raises(FloatingPointError, match="gradient is not finite"):
         net.fit(x, y, optimizer=fm.optim.SGD(net.parameters(), lr=1e-3), epochs=1,
                 batch_size=1)
-    assert_same(before, arrays(net, "data"))
+    assert_same(before, flat_params(net))
     assert np.isinf(net.parameters()[2].grad).any()
 
 
@@ -167,6 +156,6 @@ def test_sparse_one_row_batches_equal_a_train_step_loop():
     net, ref = make_net("float32"), make_net("float32")
     net.fit(x, y, optimizer=fm.optim.Adam(net.parameters(), lr=1e-3), epochs=2, batch_size=1,
             shuffle=False)
-    steps(ref, fm.optim.Adam(ref.parameters(), lr=1e-3), x, y, 2)
-    assert_same(arrays(net, "data"), arrays(ref, "data"))
-    assert_same(arrays(net, "grad"), arrays(ref, "grad"))
+    train_step_loop(ref, fm.optim.Adam(ref.parameters(), lr=1e-3), x, y, 2, batch_size=1)
+    assert_same(flat_params(net), flat_params(ref))
+    assert_same(flat_grad(net), flat_grad(ref))
