@@ -170,28 +170,38 @@ def test_fit_updates_into_a_second_array_as_train_step_does_in_place(isa, kind, 
     np.testing.assert_array_equal(net._flat, ref._flat)
 
 
+# Nets whose weight gradients fit's update forms: on one-row batches a 37x555 layer (rows
+# of 555: odd tails for every vector width), on 13-row batches 1.5M weights (their arrays
+# past the L3; 1501 rows and 999 columns: tails for every register tile).
+FORMED = {"one_row": ((37, 555, 3), 1, 4), "rows": ((37, 1501, 999, 3), 13, 31)}
+
+
+@pytest.mark.parametrize("shape", sorted(FORMED))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
-def test_fit_one_row_gradients_formed_by_the_update_as_the_product_gives_them(isa, kind, kw,
-                                                                               dtype):
-    """On one-row batches fit's update forms the 37x555 layer's gradient itself (rows of
-    555: odd tails for every vector width); train_step takes it from the product: on every
-    ISA the same bits, -0.0 and 0.0 told apart, in the weights and the gradients."""
+def test_fit_gradients_formed_by_the_update_as_the_product_gives_them(isa, kind, kw, dtype,
+                                                                       shape):
+    """fit's update forms the wide layers' gradients itself; train_step takes them from
+    the product: on every ISA the same bits, -0.0 and 0.0 told apart, in the weights and
+    the gradients."""
+    sizes, batch, rows = FORMED[shape]
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((4, 37)).astype(dtype)
-    y = rng.standard_normal((4, 3)).astype(dtype)
+    x = rng.standard_normal((rows, sizes[0])).astype(dtype)
+    y = rng.standard_normal((rows, sizes[-1])).astype(dtype)
 
     def new():
-        net = fm.Sequential(fm.Linear(37, 555), fm.ReLU(), fm.Linear(555, 3), dtype=dtype,
-                            seed=0)
+        layers = [fm.Linear(sizes[0], sizes[1])]
+        for a, b in zip(sizes[1:-1], sizes[2:]):
+            layers += [fm.ReLU(), fm.Linear(a, b)]
+        net = fm.Sequential(*layers, dtype=dtype, seed=0)
         return net, getattr(fm.optim, kind)(net.parameters(), **dict(kw, lr=1e-3))
 
     net, opt = new()
-    net.fit(x, y, optimizer=opt, epochs=2, batch_size=1, shuffle=False)
+    net.fit(x, y, optimizer=opt, epochs=2, batch_size=batch, shuffle=False)
     ref, ref_opt = new()
     for _ in range(2):
-        for i in range(4):
-            ref.train_step(x[i:i + 1], y[i:i + 1], optimizer=ref_opt)
+        for i in range(0, rows, batch):
+            ref.train_step(x[i:i + batch], y[i:i + batch], optimizer=ref_opt)
     bits = f"u{np.dtype(dtype).itemsize}"
     np.testing.assert_array_equal(net._flat.view(bits), ref._flat.view(bits))
     np.testing.assert_array_equal(net._flat_grad.view(bits), ref._flat_grad.view(bits))

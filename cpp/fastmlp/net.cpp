@@ -8,6 +8,8 @@
 #include "fastmlp/activation.h"
 #include "fastmlp/dropout.h"
 #include "fastmlp/gemm/dispatch.h"
+#include "fastmlp/gemm/epilogue_block.h"
+#include "fastmlp/gemm/gemm.h"
 
 namespace fastmlp {
 
@@ -52,8 +54,13 @@ namespace {
 // batch gains more from the layer-by-layer products' threads. (Seed shape, Zen 3:
 // at 65536 rows the pass on one thread is still 3x faster than those on two.)
 constexpr index_t kReluMlpMaxRows = 65536;
-// The smallest weight (in x out) whose one-row gradient the update forms.
+// The smallest weight (in x out) whose gradient the update forms.
 constexpr index_t kOuterGradMin = 16384;
+// Most rows of a batch whose gradients the update forms (at most 256, where
+// every kernel sums all rows at once), and most bytes of their output
+// gradient, which each block of rows formed reads from L2 again.
+constexpr index_t kOuterGradMaxRows = 64;
+constexpr double kOuterGradMaxDyBytes = 256.0 * 1024;
 
 index_t layout_size(const std::vector<ParamInfo>& layout) {
     const ParamInfo& last = layout.back();
@@ -218,6 +225,7 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
     T* other = grad_buf(1);
     if (gout != g) std::memcpy(g, gout, sizeof(T) * size_t(n * out_));
     start_grads(accumulate);
+    if (deferring_) outer_rows_.resize(std::size_t(outer_room(n)));
     T* rows = outer_rows_.data();  // for the gradients left unformed
     for (size_t s = plan_.size(); s-- > 0;) {
         const Step& st = plan_[s];
@@ -238,15 +246,24 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
         ActGrad<T> prev{};
         if (st.fuse_prev) prev = act_grad(s - 1);
         T* dw = grads_ + st.w_off;
-        // The update forms dw = x^T g from copies of both rows, where dw passes L1.
-        if (deferring_ && st.in * st.out >= kOuterGradMin) {
-            std::copy(input_of(s), input_of(s) + st.in, rows);
-            std::copy(g, g + st.out, rows + st.in);
-            outer_.push_back({dw, rows, rows + st.in, st.in, st.out});
-            rows += st.in + st.out;
+        // The update forms dw = x^T g from copies of both, in blocks that stay in cache.
+        if (deferring_ && st.in * st.out >= kOuterGradMin &&
+            (n == 1 || double(n * st.out) * sizeof(T) <= kOuterGradMaxDyBytes)) {
+            if (n == 1) {
+                std::copy(input_of(s), input_of(s) + st.in, rows);
+                std::copy(g, g + st.out, rows + st.in);
+                outer_.push_back({dw, rows, rows + st.in, st.in, st.out, 1});
+                rows += st.in + st.out;
+            } else {
+                pack_outer(input_of(s), static_cast<const T*>(g), st.in, st.out, n, rows);
+                outer_.push_back({dw, rows, nullptr, st.in, st.out, n});
+                rows += outer_panels_size<T>(st.in, st.out, n);
+            }
             // As the product's column sums give it, from a zeroed db.
-            if (db)
-                for (index_t j = 0; j < st.out; ++j) db[j] = T(0) + g[j];
+            if (db) {
+                std::fill(db, db + st.out, T(0));
+                colsum_block(db, rowmajor(static_cast<const T*>(g), st.out), n, 0, st.out);
+            }
             dw = db = nullptr;
         }
         linear_backward(target, dw, db, g, input_of(s), live() + st.w_off, n, st.in, st.out,
@@ -337,11 +354,15 @@ StepLoss Net<T>::loss_grad(Input<T> x, Targets<T> t, index_t n, const LossSpec& 
 template <class T>
 StepLoss Net<T>::train_step(Input<T> x, Targets<T> t, index_t n, const LossSpec& loss,
                             Optimizer<T>& opt, double clip_norm, double l2) {
-    // Forming a one-row weight gradient where the update reads it saves writing it
-    // and reading it back: fit steps of W-W-W-10 at batch 1 on Zen 5, W 256, 512,
-    // 1024, 1.17x, 1.14x, 1.11x faster at 1 thread, 1.16x, 1.26x, 1.31x at 2 (W 128
-    // level). Clipping and the penalty would read it first.
-    deferring_ = fitting_ && n == 1 && clip_norm == 0.0 && l2 == 0.0;
+    // Forming a weight gradient where the update reads it saves writing it and
+    // reading it back. Fit steps of W-W-W-10 on Zen 5, formed / written: at batch 1,
+    // W 256, 512, 1024, 1.17x, 1.14x, 1.11x faster at 1 thread, 1.16x, 1.26x, 1.31x
+    // at 2 (W 128 level); at batches 8, 32, 64, W 1024 (past the L3) 1.10x, 1.13x,
+    // 1.04x at 1 thread, 1.04x, 1.07x, 1.06x at 2, but W 512 at batches 8 and 32
+    // 1.07x and 1.03x slower at 2 threads (its gradients stay in the L3 anyway).
+    // Clipping and the penalty would read the gradients first.
+    deferring_ = fitting_ && (n == 1 || (n <= kOuterGradMaxRows && past_l3_)) &&
+                 clip_norm == 0.0 && l2 == 0.0;
     struct Reset {
         bool& f;
         ~Reset() { f = false; }
@@ -384,10 +405,6 @@ void Net<T>::update(Optimizer<T>& opt, double clip_norm) {
 template <class T>
 void Net<T>::begin_fit(const Optimizer<T>& opt) {
     settle();
-    index_t rows = 0;
-    for (const Step& st : plan_)
-        if (st.kind == LayerKind::linear) rows += st.in + st.out;
-    outer_rows_.resize(std::size_t(rows));
     fitting_ = true;
     // Each weight in exactly one span (the spans' lengths add up to n_params_, and
     // none leaves params_ or overlaps another), so an update writes all of alt_.
@@ -409,7 +426,8 @@ void Net<T>::begin_fit(const Optimizer<T>& opt) {
     // Past the L3 a second array of weights costs more than a streamed backup: its
     // lines are read before they are written, and they evict the states (1024-wide
     // W-W-W-10 at batch 1 and 8, 2 threads, Zen 5: 0.89x and 0.92x).
-    alternating_ = covers && total == n_params_ && !opt.past_l3();
+    past_l3_ = opt.past_l3();
+    alternating_ = covers && total == n_params_ && !past_l3_;
     if (alternating_) alt_.resize(std::size_t(n_params_));
 }
 
@@ -429,6 +447,15 @@ void Net<T>::end_fit() {
 }
 
 template <class T>
+index_t Net<T>::outer_room(index_t n) const {
+    index_t room = 0;
+    for (const Step& st : plan_)
+        if (st.kind == LayerKind::linear)
+            room += n == 1 ? st.in + st.out : outer_panels_size<T>(st.in, st.out, n);
+    return room;
+}
+
+template <class T>
 void Net<T>::start_grads(bool accumulate) {
     if (accumulate)
         form_grads();
@@ -439,7 +466,7 @@ void Net<T>::start_grads(bool accumulate) {
 template <class T>
 void Net<T>::form_grads() {
     for (const OuterGrad<T>& o : outer_)
-        form_outer(o, 0, o.rows * o.cols, grads_ + (o.grad - grads_));
+        form_outer(o, grads_ + (o.grad - grads_));
     outer_.clear();
 }
 

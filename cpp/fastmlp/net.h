@@ -99,9 +99,10 @@ public:
     // params() exactly, its arrays within a current L3 (Optimizer::past_l3),
     // alternate the weights between params() and a second array, each step
     // reading one and writing the other: the weights of before a failed step stay
-    // where they were, with no backup copied per step. And a train_step on one row
-    // (no clipping, no l2) leaves the Linear weights' gradients unformed: the
-    // update forms each where it reads it, from the row and the output gradient.
+    // where they were, with no backup copied per step. And a train_step on one row,
+    // or on a few with the arrays past the L3 (no clipping, no l2), leaves the wide
+    // Linear weights' gradients unformed: the update forms each where it reads it,
+    // from copies of the layer's input and output gradient.
     // settle() (and the end) brings the live weights back to params() and forms
     // those gradients in grads(), for the caller to read or change.
     void begin_fit(const Optimizer<T>& opt);
@@ -112,7 +113,7 @@ public:
     double weight_penalty(double coef);
 
     // The net's own arrays of the weights and gradients (the caller's); between
-    // begin_ and end_fit the live weights may be in the second array, and some
+    // begin_fit and end_fit the live weights may be in the second array, and some
     // gradients unformed, until settled.
     T* params() { return params_; }
     T* grads() { return grads_; }
@@ -144,7 +145,7 @@ private:
     void compile(const std::vector<LayerSpec>& layers);
     void ensure_workspace(index_t n);
     T* col(index_t c) { return ws_.data() + c * cap_; }
-    // The weights the steps use: params_, or between begin_/end_fit the
+    // The weights the steps use: params_, or between begin_fit and end_fit the
     // array the last update wrote (predict() may read it from another thread).
     T* live() const { return live_.load(std::memory_order_acquire); }
     const T* bias(const Step& st) const { return st.b_off >= 0 ? live() + st.b_off : nullptr; }
@@ -178,10 +179,12 @@ private:
     index_t n_params_;
     std::atomic<T*> live_;
     bool alternating_ = false;  // begin_fit with an optimizer covering params_
-    bool fitting_ = false;      // between begin_ and end_fit
-    bool deferring_ = false;    // this train_step leaves one row's weight gradients unformed
+    bool fitting_ = false;      // between begin_fit and end_fit
+    bool past_l3_ = false;      // fit's optimizer arrays pass the L3 (Optimizer::past_l3)
+    bool deferring_ = false;    // this train_step leaves wide weight gradients unformed
     std::vector<OuterGrad<T>> outer_;  // the gradients the last step left unformed
-    AlignedVector<T> outer_rows_;      // their rows: each Linear's input, then output gradient
+    AlignedVector<T> outer_rows_;      // their rows: each Linear's inputs, then output gradients
+    index_t outer_room(index_t n) const;  // values they may need for a batch of n rows
     void form_grads();                 // forms them in grads_
     // Before gradients are added to (accumulate) or written anew: forms or drops those.
     void start_grads(bool accumulate);

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fastmlp/buffer.h"
 #include "fastmlp/gemm/gemm.h"
 #include "fastmlp/parallel.h"
 
@@ -82,12 +83,41 @@ void copy_backup(const T* src, index_t n, T* dst, bool stream) {
 #endif
 }
 
+// Room for n values, the calling thread's own, kept for its later steps.
+template <class T>
+T* room(index_t n) {
+    thread_local AlignedBuffer buffer;
+    return static_cast<T*>(buffer.reserve(std::size_t(n) * sizeof(T)));
+}
+
+// Values of a one-row gradient (k = 1) formed at a time, in L1 until the update
+// reads them; more rows are formed a group of rows at a time (outer_group_rows).
+constexpr index_t kFormBytes = 16384;
+
+// Values [at, at + n) of o's gradient, formed into buf (room for kFormBytes), or
+// for k > 1 the group of rows holding `at` formed into rows (room for a group):
+// returns where value `at` lies and sets n to how many of them follow it there.
+template <class T>
+const T* form_some(FormLoop<T> row_loop, const OuterGrad<T>& o, index_t at, index_t& n, T* buf,
+                   T* rows) {
+    if (o.k == 1) {
+        n = std::min(n, kFormBytes / index_t(sizeof(T)));
+        row_loop(o, at, n, buf);
+        return buf;
+    }
+    const index_t group = outer_group_rows<T>();
+    const index_t r0 = at / o.cols / group * group, r1 = std::min(o.rows, r0 + group);
+    form_outer_rows(o.x, o.rows, o.cols, o.k, r0, r1, rows);
+    n = std::min(n, r1 * o.cols - at);
+    return rows + (at - r0 * o.cols);
+}
+
 // Where the gradients of g[0..n) come from: g itself for as many of them as lie
 // before the next of `outer`'s places, else the first of those in that place,
-// formed into buf (room for n). Sets n to how many the answer holds.
+// formed (form_some). Sets n to how many the answer holds.
 template <class T>
 const T* gradient_source(const T* g, index_t& n, const std::vector<OuterGrad<T>>& outer,
-                         FormLoop<T> form, T* buf) {
+                         FormLoop<T> row_loop, T* buf, T* rows) {
     // Compared as integers: the places lie in one array, g anywhere.
     const auto at = [](const T* p) { return std::uintptr_t(p); };
     std::uintptr_t clear = at(g) + std::uintptr_t(n) * sizeof(T);
@@ -96,8 +126,7 @@ const T* gradient_source(const T* g, index_t& n, const std::vector<OuterGrad<T>>
         if (at(g) >= at(o.grad) && at(g) < end) {
             const index_t k = index_t((at(g) - at(o.grad)) / sizeof(T));
             n = std::min(n, o.rows * o.cols - k);
-            form(o, k, n, buf);
-            return buf;
+            return form_some(row_loop, o, k, n, buf, rows);
         }
         if (at(o.grad) > at(g)) clear = std::min(clear, at(o.grad));
     }
@@ -124,8 +153,18 @@ bool optim_update(const OptSpec& s, std::int64_t step, T* p, const T* g, T* cons
 }
 
 template <class T>
-void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
-    loops_for<T>().second(o, at, n, dst);
+void form_outer(const OuterGrad<T>& o, T* dst) {
+    if (o.k == 1) return loops_for<T>().second(o, 0, o.rows * o.cols, dst);
+    // Whole groups of rows to each thread.
+    const index_t group = outer_group_rows<T>();
+    const int nt = int(std::min<index_t>(
+        threads_for_flops(2.0 * double(o.rows) * double(o.cols) * double(o.k)),
+        (o.rows + group - 1) / group));
+    parallel(nt, [&](int t) {
+        const index_t r0 = split_point(o.rows, group, nt, t);
+        form_outer_rows(o.x, o.rows, o.cols, o.k, r0, split_point(o.rows, group, nt, t + 1),
+                        dst + r0 * o.cols);
+    });
 }
 
 template <class T>
@@ -169,21 +208,24 @@ bool Optimizer<T>::step(T* backup, const Moved* moved, const std::vector<OuterGr
     const index_t elements = size();
     const int nt = bytes() < kSplitBytes ? 1 : num_threads();
     const bool stream = past_l3();
-    // Gradients formed in blocks that stay in L1 until the update reads them. (A
-    // backup copied in such blocks too, between the updates, made fit steps of
-    // 1024-wide layers at batches 8-64 1-6% slower.)
-    constexpr index_t kBlock = 16384 / sizeof(T);
-    const bool blocked = outer && !outer->empty();
+    // (A backup copied block by block between the updates of formed gradients made
+    // fit steps of 1024-wide layers at batches 8-64 1-6% slower.)
+    const bool forming = outer && !outer->empty();
+    index_t group_room = 0;  // values of the widest group of rows formed
+    if (forming)
+        for (const OuterGrad<T>& o : *outer)
+            if (o.k > 1) group_room = std::max(group_room, outer_group_rows<T>() * o.cols);
     // (Not a structured binding: C++17 lambdas may not capture one.)
     const std::pair<UpdateLoop<T>, FormLoop<T>> loops = loops_for<T>();
     const UpdateLoop<T> update = loops.first;
-    const FormLoop<T> form = loops.second;
+    const FormLoop<T> row_loop = loops.second;
     const StepTerms terms = step_terms(spec, step_count);
     std::atomic<std::uint32_t> bad{0};
     parallel(nt, [&](int t) {
         const index_t begin = split_point(elements, kLine, nt, t);
         const index_t end = split_point(elements, kLine, nt, t + 1);
         std::uint32_t bad_here = 0;
+        T* const rows = group_room ? room<T>(group_room) : nullptr;
         index_t next = 0;  // where the next span starts, end to end
         for (const ParamSpan<T>& sp : spans) {
             const index_t base = next;
@@ -191,11 +233,11 @@ bool Optimizer<T>::step(T* backup, const Moved* moved, const std::vector<OuterGr
             const index_t lo = std::max(begin, base) - base, hi = std::min(end, next) - base;
             if (lo >= hi) continue;
             if (backup) copy_backup(sp.data + lo, hi - lo, backup + base + lo, stream);
-            alignas(64) T formed[kBlock];
+            alignas(64) T formed[kFormBytes / sizeof(T)];
             for (index_t b = lo, len = 0; b < hi; b += len) {
-                len = blocked ? std::min(kBlock, hi - b) : hi - b;
+                len = hi - b;
                 const T* g = sp.grad + b;
-                if (blocked) g = gradient_source(g, len, *outer, form, formed);
+                if (forming) g = gradient_source(g, len, *outer, row_loop, formed, rows);
                 T* shifted[3] = {nullptr, nullptr, nullptr};
                 for (size_t k = 0; k < state.size(); ++k)
                     shifted[k] = state[k] + sp.state_offset + b;
@@ -237,8 +279,8 @@ template bool optim_update<float>(const OptSpec&, std::int64_t, float*, const fl
                                   float* const*, index_t, float*);
 template bool optim_update<double>(const OptSpec&, std::int64_t, double*, const double*,
                                    double* const*, index_t, double*);
-template void form_outer<float>(const OuterGrad<float>&, index_t, index_t, float*);
-template void form_outer<double>(const OuterGrad<double>&, index_t, index_t, double*);
+template void form_outer<float>(const OuterGrad<float>&, float*);
+template void form_outer<double>(const OuterGrad<double>&, double*);
 template struct Optimizer<float>;
 template struct Optimizer<double>;
 template double grad_norm<float>(const std::vector<ParamSpan<float>>&);

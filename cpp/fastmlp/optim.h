@@ -32,18 +32,20 @@ template <class T>
 bool optim_update(const OptSpec& spec, std::int64_t step, T* p, const T* g, T* const* state,
                   index_t n, T* to = nullptr);
 
-// A weight gradient of a batch of one row, left unformed until an update reads
-// it: grad[i * cols + j] would hold x[i] * dy[j], as the product x^T dy gives it.
+// A weight gradient of a batch of k rows, left unformed until an update reads
+// it: grad[i * cols + j] would hold sum_r x[r][i] * dy[r][j], as the product
+// x^T dy gives it.
 template <class T>
 struct OuterGrad {
     const T* grad;  // where the rows x cols values would lie
-    const T* x;     // rows values
-    const T* dy;    // cols values
+    const T* x;     // k = 1: the rows values of x; else both factors, by pack_outer
+    const T* dy;    // k = 1: the cols values of dy
     index_t rows, cols;
+    index_t k = 1;  // at most 256 (pack_outer)
 };
-// Writes values [at, at + n) of o's gradient to dst.
+// Writes o's gradient (rows x cols values) to dst.
 template <class T>
-void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst);
+void form_outer(const OuterGrad<T>& o, T* dst);
 
 // What the step count gives an update, worked out once per step.
 struct StepTerms {
@@ -58,7 +60,7 @@ StepTerms step_terms(const OptSpec& spec, std::int64_t step);
 template <class T>
 using UpdateLoop = std::uint32_t (*)(const OptSpec& spec, const StepTerms& terms, T* p,
                                      const T* g, T* const* state, index_t n, T* to);
-// And form_outer's loop.
+// And the loop that forms values [at, at + n) of a one-row gradient (k = 1) in dst.
 template <class T>
 using FormLoop = void (*)(const OuterGrad<T>& o, index_t at, index_t n, T* dst);
 struct OptimLoops {

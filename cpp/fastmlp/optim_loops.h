@@ -199,7 +199,7 @@ std::uint32_t update(const OptSpec& s, const StepTerms& k, T* p, const T* g, T* 
 }
 
 template <class T>
-void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
+void form_row(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
     while (n > 0) {
         const index_t i = at / o.cols, j = at % o.cols, len = std::min(n, o.cols - j);
         const T xi = o.x[i];
@@ -211,7 +211,7 @@ void form_outer(const OuterGrad<T>& o, index_t at, index_t n, T* dst) {
     }
 }
 
-const OptimLoops kLoops = {update<float>, update<double>, form_outer<float>, form_outer<double>};
+const OptimLoops kLoops = {update<float>, update<double>, form_row<float>, form_row<double>};
 
 }  // namespace
 }  // namespace fastmlp

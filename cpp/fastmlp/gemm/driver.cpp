@@ -426,9 +426,53 @@ void gemm(index_t M, index_t N, index_t K, CMat<T> A, CMat<T> B, Mat<T> C, bool 
     if (colsum) colsum_block(colsum, B, K, 0, N);
 }
 
+template <class T>
+index_t outer_panels_size(index_t rows, index_t cols, index_t k) {
+    const GemmUkernel<T>& uk = ukernel<T>();
+    return (round_up(rows, uk.mr) + round_up(cols, uk.nr)) * k;
+}
+
+template <class T>
+void pack_outer(const T* x, const T* dy, index_t rows, index_t cols, index_t k, T* panels) {
+    const GemmUkernel<T>& uk = ukernel<T>();
+    pack_a(uk.mr, rows, k, CMat<T>{x, 1, rows}, panels);
+    pack_b(uk.nr, k, cols, rowmajor(dy, cols), panels + round_up(rows, uk.mr) * k);
+}
+
+template <class T>
+index_t outer_group_rows() {
+    return ukernel<T>().mr;
+}
+
+// As packed_block's tiles with one K block: the same kernels, the same sums.
+template <class T>
+void form_outer_rows(const T* panels, index_t rows, index_t cols, index_t k, index_t r0,
+                     index_t r1, T* c) {
+    const GemmUkernel<T>& uk = ukernel<T>();
+    const T* b = panels + round_up(rows, uk.mr) * k;
+    const Mat<T> C{c, cols, 1};
+    for (index_t i = r0; i < r1; i += uk.mr) {
+        const index_t m = std::min<index_t>(uk.mr, r1 - i);
+        for (index_t j = 0; j < cols; j += uk.nr)
+            tile(uk, m, std::min<index_t>(uk.nr, cols - j), k, panels + i * k, 1, uk.mr,
+                 b + j * k, uk.nr, C, i - r0, j, false);
+    }
+}
+
 template void gemm<float>(index_t, index_t, index_t, CMat<float>, CMat<float>, Mat<float>, bool,
                           const Epilogue<float>*);
 template void gemm<double>(index_t, index_t, index_t, CMat<double>, CMat<double>, Mat<double>,
                            bool, const Epilogue<double>*);
+template index_t outer_panels_size<float>(index_t, index_t, index_t);
+template index_t outer_panels_size<double>(index_t, index_t, index_t);
+template void pack_outer<float>(const float*, const float*, index_t, index_t, index_t, float*);
+template void pack_outer<double>(const double*, const double*, index_t, index_t, index_t,
+                                 double*);
+template index_t outer_group_rows<float>();
+template index_t outer_group_rows<double>();
+template void form_outer_rows<float>(const float*, index_t, index_t, index_t, index_t, index_t,
+                                     float*);
+template void form_outer_rows<double>(const double*, index_t, index_t, index_t, index_t, index_t,
+                                      double*);
 
 }  // namespace fastmlp
