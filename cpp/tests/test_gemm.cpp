@@ -261,6 +261,36 @@ void check_one_row_bits(const char* type) {
             }
 }
 
+// A weight gradient x^T dy kept as packed panels (pack_outer) and formed a group
+// of rows at a time, or all at once, gives the bits gemm gives it: tails of rows
+// and columns, k up to 256, and zero columns of dy (sums of signed zeros).
+template <class T>
+void check_outer_bits(const char* type) {
+    const index_t group = outer_group_rows<T>();
+    for (const index_t rows : {index_t(1), index_t(37), index_t(100)})
+        for (const index_t cols : {index_t(5), index_t(33), index_t(130)})
+            for (const index_t k : {index_t(2), index_t(13), index_t(256)}) {
+                ++checks;
+                Buf<T> x(k, rows, 0), dy(k, cols, 0), want(rows, cols, 0);
+                for (index_t r = 0; r < k; ++r) dy.s[std::size_t(r * cols + cols / 2)] = T(0);
+                gemm<T>(rows, cols, k, CMat<T>{x.s.data(), 1, rows}, dy.c(), want.m(), false);
+                std::vector<T> panels(std::size_t(outer_panels_size<T>(rows, cols, k)));
+                pack_outer(x.s.data(), dy.s.data(), rows, cols, k, panels.data());
+                std::vector<T> whole(std::size_t(rows * cols)), groups(whole.size());
+                form_outer_rows(panels.data(), rows, cols, k, 0, rows, whole.data());
+                for (index_t r0 = 0; r0 < rows; r0 += group)
+                    form_outer_rows(panels.data(), rows, cols, k, r0, std::min(rows, r0 + group),
+                                    groups.data() + r0 * cols);
+                const std::size_t bytes = whole.size() * sizeof(T);
+                if (std::memcmp(whole.data(), want.s.data(), bytes) ||
+                    std::memcmp(groups.data(), want.s.data(), bytes)) {
+                    if (failures++ < 20)
+                        std::printf("MISMATCH %s outer %lldx%lldx%lld: formed rows differ\n",
+                                    type, (long long)rows, (long long)cols, (long long)k);
+                }
+            }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,6 +310,8 @@ int main(int argc, char** argv) {
         check_rows_independent<double>("double");
         check_one_row_bits<float>("float");
         check_one_row_bits<double>("double");
+        check_outer_bits<float>("float");
+        check_outer_bits<double>("double");
         // The large cases must have split over threads, or bitwise equality proved nothing.
         if (openmp_enabled() && multithreaded_regions() == regions) {
             ++failures;
