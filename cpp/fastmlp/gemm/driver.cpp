@@ -202,7 +202,8 @@ void packed_block(const Problem<T>& P, index_t i0, index_t i1, index_t j0, index
             const index_t kc = std::min<index_t>(uk.kc, P.K - pc);
             const bool acc = P.accumulate || pc > 0;
             const bool last = pc + kc == P.K;
-            if (!panel_at_a_time) pack_b(uk.nr, kc, nc, CMat<T>{&P.B(pc, jc), P.B.rs, P.B.cs}, bbuf);
+            if (!panel_at_a_time)
+                pack_b(uk.nr, kc, nc, CMat<T>{&P.B(pc, jc), P.B.rs, P.B.cs}, bbuf);
             for (index_t ic = i0; ic < i1; ic += uk.mc) {
                 const index_t mc = std::min<index_t>(uk.mc, i1 - ic);
                 pack_a(uk.mr, mc, kc, CMat<T>{&P.A(ic, pc), P.A.rs, P.A.cs}, abuf);
