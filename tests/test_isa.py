@@ -6,6 +6,7 @@ import pytest
 import fastmlp as fm
 import numpy_ref
 from fastmlp import _core
+from helpers import mlp
 
 RUNNABLE = fm.build_info()["isa_runnable"]
 SIZES = [1, 3, 5, 6, 7, 8, 15, 16, 17, 31, 33, 257]
@@ -190,10 +191,7 @@ def test_fit_gradients_formed_by_the_update_as_the_product_gives_them(isa, kind,
     y = rng.standard_normal((rows, sizes[-1])).astype(dtype)
 
     def new():
-        layers = [fm.Linear(sizes[0], sizes[1])]
-        for a, b in zip(sizes[1:-1], sizes[2:]):
-            layers += [fm.ReLU(), fm.Linear(a, b)]
-        net = fm.Sequential(*layers, dtype=dtype, seed=0)
+        net = mlp(sizes, dtype=dtype, seed=0)
         return net, getattr(fm.optim, kind)(net.parameters(), **dict(kw, lr=1e-3))
 
     net, opt = new()
