@@ -62,6 +62,13 @@ constexpr index_t kOuterGradMin = 16384;
 constexpr index_t kOuterGradMaxRows = 64;
 constexpr double kOuterGradMaxDyBytes = 256.0 * 1024;
 
+// Values a Linear's unformed gradient keeps for a batch of n rows: both rows at
+// n = 1, else both factors packed (pack_outer).
+template <class T>
+index_t outer_values(index_t in, index_t out, index_t n) {
+    return n == 1 ? in + out : outer_panels_size<T>(in, out, n);
+}
+
 index_t layout_size(const std::vector<ParamInfo>& layout) {
     const ParamInfo& last = layout.back();
     index_t size = 1;
@@ -253,12 +260,11 @@ void Net<T>::backward(const T* gout, T* dx, bool accumulate) {
                 std::copy(input_of(s), input_of(s) + st.in, rows);
                 std::copy(g, g + st.out, rows + st.in);
                 outer_.push_back({dw, rows, rows + st.in, st.in, st.out, 1});
-                rows += st.in + st.out;
             } else {
                 pack_outer(input_of(s), static_cast<const T*>(g), st.in, st.out, n, rows);
                 outer_.push_back({dw, rows, nullptr, st.in, st.out, n});
-                rows += outer_panels_size<T>(st.in, st.out, n);
             }
+            rows += outer_values<T>(st.in, st.out, n);
             // As the product's column sums give it, from a zeroed db.
             if (db) {
                 std::fill(db, db + st.out, T(0));
@@ -451,7 +457,7 @@ index_t Net<T>::outer_room(index_t n) const {
     index_t room = 0;
     for (const Step& st : plan_)
         if (st.kind == LayerKind::linear)
-            room += n == 1 ? st.in + st.out : outer_panels_size<T>(st.in, st.out, n);
+            room += outer_values<T>(st.in, st.out, n);
     return room;
 }
 
